@@ -1,0 +1,60 @@
+// Command modelgate serves model weights from an S3 bucket by answering
+// each download with a redirect to a short-lived pre-signed URL.
+//
+// Usage:
+//
+//	modelgate serve --bucket BUCKET [flags]
+//	modelgate demo [flags]
+//
+// Run "modelgate COMMAND --help" for the flags of each command. Every
+// flag can also be set through an environment variable: MODELGATE_ and
+// the flag name in upper case with dashes as underscores.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `modelgate serves model weights from S3 through pre-signed redirects.
+
+Usage:
+  modelgate serve [flags]   serve a bucket (see modelgate serve --help)
+  modelgate demo [flags]    serve a built-in demo model from an in-memory S3
+  modelgate --version       print the version
+
+Every flag can also be set through an environment variable, MODELGATE_
+followed by the flag name in upper case with dashes as underscores.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer,
+	getenv func(string) string,
+) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr, getenv)
+	case "demo":
+		return runDemo(args[1:], stdout, stderr, getenv)
+	case "--version", "-version", "version":
+		fmt.Fprintf(stdout, "modelgate %s\n", version)
+		return 0
+	case "--help", "-help", "-h", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "modelgate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

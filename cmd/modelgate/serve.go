@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modelgate/modelgate/catalog"
+	"github.com/modelgate/modelgate/presign"
+	"github.com/modelgate/modelgate/server"
+)
+
+// serveOptions holds every setting of "modelgate serve".
+type serveOptions struct {
+	listen        string
+	metricsListen string
+	publicURL     string
+	pageSize      int
+
+	bucket  string
+	root    string
+	aws     presign.AWSConfig
+	signer  presign.Config
+	refresh time.Duration
+	listTO  time.Duration
+
+	logFormat string
+	logLevel  string
+
+	drainTimeout      time.Duration
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+}
+
+// register defines the serve flags on fs.
+func (o *serveOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080",
+		"address to serve on, host:port")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "",
+		"separate address for /metrics; empty serves it on --listen")
+	fs.StringVar(&o.publicURL, "public-url", "",
+		"base URL clients use to reach the gateway, for absolute "+
+			"pagination links; empty uses each request's Host")
+	fs.IntVar(&o.pageSize, "page-size", 1000,
+		"entries per page of /api/models and tree listings")
+
+	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket holding the models (required)")
+	fs.StringVar(&o.root, "root", "",
+		"key prefix under which models live as ORG/NAME/; empty is the bucket root")
+	fs.StringVar(&o.aws.Region, "region", "us-east-1", "the bucket's AWS region")
+	fs.StringVar(&o.aws.Endpoint, "s3-endpoint", "",
+		"S3 endpoint the gateway calls; empty means AWS")
+	fs.StringVar(&o.signer.PublicEndpoint, "s3-public-endpoint", "",
+		"S3 endpoint put in the URLs handed to clients; empty means "+
+			"--s3-endpoint, or AWS")
+	fs.BoolVar(&o.aws.PathStyle, "s3-path-style", false,
+		"address the bucket in the URL path instead of the host name")
+	fs.StringVar(&o.aws.STSEndpoint, "sts-endpoint", "",
+		"STS endpoint for --role-arn; empty means AWS")
+	fs.StringVar(&o.aws.RoleARN, "role-arn", "",
+		"IAM role to assume with the default credentials; empty uses "+
+			"the default credentials directly")
+	fs.StringVar(&o.aws.ExternalID, "role-external-id", "",
+		"external ID passed to AssumeRole")
+	fs.StringVar(&o.aws.SessionName, "role-session-name", "modelgate",
+		"role session name")
+	fs.DurationVar(&o.aws.SessionDuration, "role-session-duration",
+		time.Hour, "role session length, 15m to 12h")
+
+	fs.DurationVar(&o.signer.Expiry, "url-expiry", time.Hour,
+		"lifetime of a pre-signed URL, 1m to 168h, at most the role "+
+			"session duration")
+	fs.DurationVar(&o.signer.Margin, "credentials-margin", 5*time.Minute,
+		"time kept between a URL's expiry and its credentials' expiry")
+	fs.DurationVar(&o.signer.Floor, "url-floor", 5*time.Minute,
+		"shortest URL lifetime handed out while credentials cannot be "+
+			"refreshed; below it downloads get 503")
+	fs.DurationVar(&o.refresh, "refresh-interval", 5*time.Minute,
+		"time between catalog listings of the bucket")
+	fs.DurationVar(&o.listTO, "list-timeout", 2*time.Minute,
+		"deadline for one complete listing of the bucket")
+
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info",
+		"log level: debug, info, warn or error")
+
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second,
+		"time in-flight requests get to finish after SIGTERM or SIGINT")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout",
+		10*time.Second, "time a client gets to send its request headers")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second,
+		"time an idle keep-alive connection is kept open")
+	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", 64<<10,
+		"largest request header block accepted, in bytes")
+}
+
+// validate checks the settings that no package validates.
+func (o *serveOptions) validate() error {
+	if o.bucket == "" {
+		return errors.New("--bucket is required: the S3 bucket that " +
+			"holds the models")
+	}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
+	}
+	if o.drainTimeout <= 0 {
+		return fmt.Errorf("--drain-timeout %v must be positive", o.drainTimeout)
+	}
+	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
+		return errors.New("--read-header-timeout and --idle-timeout " +
+			"must be positive")
+	}
+	if o.maxHeaderBytes < 4096 {
+		return fmt.Errorf("--max-header-bytes %d is below 4096",
+			o.maxHeaderBytes)
+	}
+	if o.aws.RoleARN != "" && o.signer.Expiry > o.aws.SessionDuration {
+		return fmt.Errorf("--url-expiry %v is longer than "+
+			"--role-session-duration %v; a URL cannot outlive the "+
+			"session that signs it", o.signer.Expiry, o.aws.SessionDuration)
+	}
+	o.signer.Bucket = o.bucket
+	o.signer.Region = o.aws.Region
+	o.signer.PathStyle = o.aws.PathStyle
+	if o.signer.PublicEndpoint == "" {
+		o.signer.PublicEndpoint = o.aws.Endpoint
+	}
+	if err := o.aws.Validate(); err != nil {
+		return err
+	}
+	return o.signer.Validate()
+}
+
+// newLogger returns the process logger for the chosen format and level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q is not debug, info, "+
+			"warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q is not json or text", format)
+}
+
+// runServe implements "modelgate serve".
+func runServe(args []string, stdout, stderr io.Writer,
+	getenv func(string) string,
+) int {
+	var o serveOptions
+	fs := newFlagSet("serve", "Serve model downloads from an S3 bucket "+
+		"through pre-signed redirects.", stderr)
+	o.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
+		return 2
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(),
+		syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	awsCfg, provider, err := presign.LoadAWS(ctx, o.aws)
+	if err != nil {
+		log.Error("cannot load AWS configuration", "err", err)
+		return 1
+	}
+	if err := serve(ctx, &o, log, awsCfg, provider); err != nil {
+		log.Error("modelgate stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the gateway together and runs it until ctx is done.
+func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
+	awsCfg aws.Config, provider aws.CredentialsProvider,
+) error {
+	reg := prometheus.NewRegistry()
+	metrics := server.NewMetrics(server.MetricsConfig{Registry: reg,
+		Version: version, OnMainListener: o.metricsListen == ""})
+
+	o.signer.Logger = log
+	o.signer.OnRefresh = func(c aws.Credentials, err error) {
+		if o.aws.RoleARN != "" {
+			metrics.S3Request("AssumeRole", err)
+		}
+		if err == nil {
+			exp := time.Time{}
+			if c.CanExpire {
+				exp = c.Expires
+			}
+			metrics.CredentialsExpire(exp)
+		}
+	}
+	signer, err := presign.NewSigner(o.signer, provider)
+	if err != nil {
+		return err
+	}
+	s3c := presign.NewS3Client(awsCfg, o.aws, signer)
+	cat, err := catalog.New(s3c, catalog.Config{
+		Bucket: o.bucket, Root: o.root, Interval: o.refresh,
+		ListTimeout: o.listTO, Logger: log,
+		OnList: func(err error) {
+			metrics.S3Request("ListObjectsV2", err)
+		},
+		OnRefresh: metrics.CatalogRefreshed,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
+		Metrics: metrics, Ready: signer.Status,
+	}, cat, signer)
+	if err != nil {
+		return err
+	}
+
+	log.Info("modelgate starting", "version", version, "listen", o.listen,
+		"bucket", o.bucket, "root", o.root, "region", o.aws.Region,
+		"s3_endpoint", o.aws.Endpoint,
+		"s3_public_endpoint", o.signer.PublicEndpoint,
+		"role_arn", o.aws.RoleARN, "url_expiry", o.signer.Expiry,
+		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen)
+
+	go cat.Run(ctx)
+	return listenAndServe(ctx, o, log, srv, metrics)
+}
+
+// listenAndServe serves srv on o.listen, and the metrics on their own
+// listener when set, until ctx is done. Then it stops accepting
+// connections and waits up to the drain timeout for requests in flight.
+func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
+	srv http.Handler, metrics *server.Metrics,
+) error {
+	servers := []*http.Server{o.httpServer(o.listen, srv, log)}
+	if o.metricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		servers = append(servers, o.httpServer(o.metricsListen, mux, log))
+	}
+
+	errc := make(chan error, len(servers))
+	for _, hs := range servers {
+		ln, err := net.Listen("tcp", hs.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", hs.Addr, err)
+		}
+		log.Info("listening", "addr", ln.Addr().String())
+		go func() { errc <- hs.Serve(ln) }()
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down; draining requests in flight",
+		"timeout", o.drainTimeout)
+	drain, cancel := context.WithTimeout(context.Background(),
+		o.drainTimeout)
+	defer cancel()
+	var firstErr error
+	for _, hs := range servers {
+		if err := hs.Shutdown(drain); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("drain %s: %w", hs.Addr, err)
+		}
+	}
+	if firstErr == nil {
+		log.Info("modelgate stopped")
+	}
+	return firstErr
+}
+
+// httpServer returns an http.Server with the configured timeouts.
+func (o *serveOptions) httpServer(addr string, h http.Handler,
+	log *slog.Logger,
+) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: o.readHeaderTimeout,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       o.idleTimeout,
+		MaxHeaderBytes:    o.maxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}

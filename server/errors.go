@@ -1,0 +1,105 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Hugging Face error codes, sent in the X-Error-Code header. The clients
+// map them to their own exception types.
+const (
+	codeRepoNotFound     = "RepoNotFound"
+	codeRevisionNotFound = "RevisionNotFound"
+	codeEntryNotFound    = "EntryNotFound"
+)
+
+// Error is an error with an HTTP response. Message is what the client
+// sees; Err is the detail that goes to the log only.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+
+	// Code is sent as X-Error-Code when not empty.
+	Code string
+
+	// Message is the client-facing text.
+	Message string
+
+	// Commit is sent as X-Repo-Commit when not empty.
+	Commit string
+
+	// RetryAfter is sent as Retry-After, rounded up to whole seconds,
+	// when positive.
+	RetryAfter time.Duration
+
+	// Err is the underlying cause, logged but never sent.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorf returns an Error with the given status and client message.
+func errorf(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+// writeError sends err to the client as JSON. An error that is not an
+// *Error becomes a 500 whose detail is logged and not sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
+	err error,
+) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{
+			Status:  http.StatusInternalServerError,
+			Message: "internal error",
+			Err:     err,
+		}
+	}
+	info := requestInfoFrom(r.Context())
+	if info != nil {
+		info.err = e
+	}
+	if e.Status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.Int("status", e.Status),
+			slog.String("err", e.Error()))
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if e.Code != "" {
+		h.Set("X-Error-Code", e.Code)
+	}
+	h.Set("X-Error-Message", e.Message)
+	if e.Commit != "" {
+		h.Set("X-Repo-Commit", e.Commit)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(ceilSeconds(e.RetryAfter)))
+	}
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})
+	}
+}
+
+// ceilSeconds rounds d up to whole seconds, with a minimum of one.
+func ceilSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}

@@ -1,0 +1,189 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// requestInfo collects what the handlers learn about a request for the
+// access log. It is owned by one request.
+type requestInfo struct {
+	id     string
+	model  string
+	client string
+	err    *Error
+}
+
+type infoKey struct{}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(infoKey{}).(*requestInfo)
+	return info
+}
+
+func requestIDFrom(ctx context.Context) string {
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// setModel records the model a request is about, for the access log.
+func setModel(r *http.Request, model string) {
+	if info := requestInfoFrom(r.Context()); info != nil {
+		info.model = model
+	}
+}
+
+// validRequestID reports whether id can be echoed and logged as it is:
+// 1 to 128 characters of letters, digits, '-', '_', '.' and ':'.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' ||
+			'0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' ||
+			c == ':'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestID takes the request id from X-Request-Id when it is valid,
+// generates one otherwise, and echoes it in the response.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+
+		info := &requestInfo{id: id}
+		ctx := context.WithValue(r.Context(), infoKey{}, info)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recoverPanic turns a panic in a handler into a logged 500.
+func (s *Server) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			s.log.Error("handler panic", "panic", fmt.Sprint(v),
+				"stack", string(debug.Stack()))
+			s.writeError(w, r, fmt.Errorf("panic: %v", v))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records the status and body size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}
+
+// observe writes one access-log record per request and records the
+// request metrics. It logs the escaped path but never the query string,
+// so no signed URL or token reaches the log.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		sw := &statusWriter{ResponseWriter: w}
+		s.metrics.inFlight(1)
+		defer s.metrics.inFlight(-1)
+
+		next.ServeHTTP(sw, r)
+
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := s.now().Sub(start)
+		route := routePattern(r)
+		s.metrics.request(route, r.Method, sw.status, elapsed)
+
+		info := requestInfoFrom(r.Context())
+		attrs := []slog.Attr{
+			slog.String("request_id", info.id),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.String("path", r.URL.EscapedPath()),
+			slog.Int("status", sw.status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Float64("duration_ms",
+				float64(elapsed.Microseconds())/1000),
+			slog.String("client", info.client),
+		}
+		if info.model != "" {
+			attrs = append(attrs, slog.String("model", info.model))
+		}
+		if info.err != nil {
+			attrs = append(attrs, slog.String("error", info.err.Message))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// routePattern returns the route that matched r, or "unmatched". It is
+// the only path information used as a metric label.
+func routePattern(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return "unmatched"
+	}
+	if p := rctx.RoutePattern(); p != "" {
+		return p
+	}
+	return "unmatched"
+}
+
+// elapsedSince is a helper for handlers that time a step.
+func (s *Server) elapsedSince(t time.Time) time.Duration {
+	return s.now().Sub(t)
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/catalog"
+)
+
+// maxKeyBytes is S3's limit on the length of an object key.
+const maxKeyBytes = 1024
+
+// decodeSegment decodes one escaped path segment. It rejects an encoded
+// slash, backslash or control character, and "." and "..", because no
+// listed key can contain them as a segment and letting them through
+// would invite path confusion further down.
+func decodeSegment(raw string) (string, error) {
+	seg, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("invalid percent-encoding in %q", raw)
+	}
+	if !utf8.ValidString(seg) {
+		return "", fmt.Errorf("segment %q is not valid UTF-8", raw)
+	}
+	if !catalog.ValidSegment(seg) {
+		return "", fmt.Errorf("invalid path segment %q", raw)
+	}
+	return seg, nil
+}
+
+// decodePath decodes an escaped path of one or more segments, segment by
+// segment, so that "%2F" can never introduce a new segment.
+func decodePath(raw string) (string, error) {
+	if raw == "" {
+		return "", fmt.Errorf("empty file path")
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i, part := range strings.Split(raw, "/") {
+		seg, err := decodeSegment(part)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(seg)
+	}
+	return b.String(), nil
+}
+
+// decodeRevision decodes a revision segment. Revisions may hold an
+// encoded slash ("refs%2Fpr%2F1"), which is kept, because the catalog
+// then reports the revision as unknown with the Hub's error code.
+func decodeRevision(raw string) (string, error) {
+	rev, err := url.PathUnescape(raw)
+	if err != nil || rev == "" || !utf8.ValidString(rev) {
+		return "", fmt.Errorf("invalid revision %q", raw)
+	}
+	for i := 0; i < len(rev); i++ {
+		if rev[i] < 0x20 || rev[i] == 0x7f {
+			return "", fmt.Errorf("invalid revision %q", raw)
+		}
+	}
+	return rev, nil
+}
+
+// fileRequest is a decoded request for a file of a model.
+type fileRequest struct {
+	model string // "org/name"
+	rev   string
+	path  string
+}
+
+// parseFileRequest decodes the org, name, revision and file path of a
+// resolve or raw request from its escaped URL parameters.
+func parseFileRequest(org, name, rev, path string) (fileRequest, error) {
+	var fr fileRequest
+	o, err := decodeSegment(org)
+	if err != nil {
+		return fr, badRequest(err)
+	}
+	n, err := decodeSegment(name)
+	if err != nil {
+		return fr, badRequest(err)
+	}
+	fr.model = o + "/" + n
+	if fr.rev, err = decodeRevision(rev); err != nil {
+		return fr, badRequest(err)
+	}
+	if fr.path, err = decodePath(path); err != nil {
+		return fr, badRequest(err)
+	}
+	if len(fr.model)+1+len(fr.path) > maxKeyBytes {
+		return fr, badRequest(fmt.Errorf(
+			"file path is %d bytes, longer than the %d-byte S3 key limit",
+			len(fr.path), maxKeyBytes))
+	}
+	return fr, nil
+}
+
+func badRequest(err error) *Error {
+	return &Error{Status: http.StatusBadRequest,
+		Code: "BadRequest", Message: err.Error()}
+}

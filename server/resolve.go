@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/modelgate/modelgate/catalog"
+	"github.com/modelgate/modelgate/presign"
+)
+
+// handleResolve answers a download request for one file.
+//
+// GET answers 302 to a pre-signed URL with an empty body. HEAD answers
+// 200 with the file's size and metadata and no Location, because the URL
+// is signed for GET and S3 rejects it for HEAD. A zero-byte file is
+// answered inline with 200, because S3 answers any Range on an empty
+// object with 416.
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
+	fr, err := parseFileRequest(chi.URLParam(r, "org"),
+		chi.URLParam(r, "name"), chi.URLParam(r, "rev"),
+		chi.URLParam(r, "*"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, f, commit, err := s.lookupFile(r.Context(), fr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	setModel(r, m.ID)
+
+	h := w.Header()
+	h.Set("X-Repo-Commit", commit)
+	etag := `"` + f.ETag + `"`
+	h.Set("ETag", etag)
+	h.Set("X-Linked-Etag", etag)
+	h.Set("X-Linked-Size", strconv.FormatInt(f.Size, 10))
+	h.Set("Last-Modified", f.ModTime().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Cache-Control", "no-store")
+
+	if r.Method == http.MethodHead || f.Size == 0 {
+		s.answerInline(w, r, m, f)
+		return
+	}
+
+	start := s.now()
+	u, err := s.signer.Presign(r.Context(), f.Key, path.Base(f.Path))
+	s.metrics.presigned(s.elapsedSince(start))
+	if err != nil {
+		s.writeError(w, r, presignError(err))
+		return
+	}
+	h.Set("Location", u.URL)
+	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
+	w.WriteHeader(http.StatusFound)
+	if wholeDownload(r) {
+		s.metrics.download(m.ID)
+	}
+}
+
+// answerInline answers HEAD, and GET of a zero-byte file, without a
+// redirect.
+func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
+	m *catalog.Model, f *catalog.File,
+) {
+	h := w.Header()
+	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	if f.Size == 0 {
+		h.Set("Content-Range", "bytes */0")
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet && wholeDownload(r) {
+		s.metrics.download(m.ID)
+	}
+}
+
+// wholeDownload reports whether a GET starts a download of the whole
+// file: it has no Range, or a Range from byte 0 other than the one-byte
+// probe "bytes=0-0" that the JavaScript client sends first.
+func wholeDownload(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	rng := strings.TrimSpace(r.Header.Get("Range"))
+	if rng == "" {
+		return true
+	}
+	spec, ok := strings.CutPrefix(rng, "bytes=")
+	if !ok {
+		return false
+	}
+	spec = strings.TrimSpace(spec)
+	return strings.HasPrefix(spec, "0-") && spec != "0-0"
+}
+
+// lookupFile finds the model, revision and file of fr in the catalog.
+// It returns the commit id to report: the current one, which equals the
+// requested revision when that was a commit id.
+func (s *Server) lookupFile(ctx context.Context, fr fileRequest) (
+	*catalog.Model, *catalog.File, string, error,
+) {
+	m, commit, err := s.lookupRevision(ctx, fr.model, fr.rev)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	f, ok := m.File(fr.path)
+	if !ok {
+		e := errorf(http.StatusNotFound, codeEntryNotFound,
+			"entry "+strconv.Quote(fr.path)+" not found in "+m.ID)
+		e.Commit = commit
+		return nil, nil, "", e
+	}
+	return m, f, commit, nil
+}
+
+// lookupRevision finds a model and checks that rev is "main", "HEAD" or
+// the model's current commit id. A stale commit id is rejected, so a
+// client never mixes files from two versions of a model.
+func (s *Server) lookupRevision(ctx context.Context, model, rev string) (
+	*catalog.Model, string, error,
+) {
+	snap, err := s.cat.Snapshot(ctx)
+	if err != nil {
+		return nil, "", catalogUnavailable(err)
+	}
+	m, ok := snap.Model(model)
+	if !ok {
+		return nil, "", errorf(http.StatusNotFound, codeRepoNotFound,
+			"model "+strconv.Quote(model)+" not found")
+	}
+	if rev != "main" && rev != "HEAD" && rev != m.Commit {
+		return nil, "", errorf(http.StatusNotFound, codeRevisionNotFound,
+			"revision "+strconv.Quote(rev)+" not found in "+model+
+				"; use main or the current commit "+m.Commit)
+	}
+	return m, m.Commit, nil
+}
+
+func catalogUnavailable(err error) *Error {
+	return &Error{
+		Status:     http.StatusServiceUnavailable,
+		Message:    "model catalog is not available yet; retry shortly",
+		RetryAfter: 5e9,
+		Err:        err,
+	}
+}
+
+// presignError maps a signing failure to a 503 with Retry-After when the
+// credentials are the cause, and to a 500 otherwise.
+func presignError(err error) *Error {
+	var ue *presign.UnavailableError
+	if errors.As(err, &ue) {
+		return &Error{
+			Status:     http.StatusServiceUnavailable,
+			Message:    "download URLs cannot be signed right now; retry later",
+			RetryAfter: ue.RetryAfter,
+			Err:        err,
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError,
+		Message: "could not sign the download URL", Err: err}
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/modelgate/modelgate/catalog"
+	"github.com/modelgate/modelgate/presign"
+)
+
+// Catalog is the part of the catalog that the handlers read.
+type Catalog interface {
+	// Snapshot returns the last good snapshot, loading the first one if
+	// needed.
+	Snapshot(ctx context.Context) (*catalog.Snapshot, error)
+
+	// Current returns the last good snapshot without blocking, or nil.
+	Current() *catalog.Snapshot
+}
+
+// Presigner makes the download URLs.
+type Presigner interface {
+	// Presign returns a pre-signed GET URL for the object key that makes
+	// browsers save the object as filename.
+	Presign(ctx context.Context, key, filename string) (presign.URL, error)
+}
+
+// Config sets up a [Server]. Zero fields take the documented defaults.
+type Config struct {
+	// PublicURL is the gateway's base URL as clients reach it, such as
+	// "https://models.example.com". Pagination links are built from it.
+	// Empty means the scheme and Host of each request.
+	PublicURL string
+
+	// PageSize is the number of entries per page of the model list and
+	// the tree listing. Zero means 1000.
+	PageSize int
+
+	// Logger receives the access log and errors. Nil discards them.
+	Logger *slog.Logger
+
+	// Metrics records the request and download metrics. Nil records
+	// nothing.
+	Metrics *Metrics
+
+	// Limiter, when set, rate-limits clients.
+	Limiter Limiter
+
+	// Ready, when set, is consulted by /readyz after the catalog check.
+	// A non-nil error makes the gateway not ready, with its text as the
+	// reason.
+	Ready func() error
+
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+			u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("public URL %q is not an absolute "+
+				"http or https URL without query", c.PublicURL)
+		}
+	}
+	if c.PageSize < 0 || c.PageSize > 10000 {
+		return fmt.Errorf("page size %d is outside 1..10000", c.PageSize)
+	}
+	return nil
+}
+
+// Server serves the gateway's routes. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	cat     Catalog
+	signer  Presigner
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	router  chi.Router
+}
+
+// New returns a server that looks files up in cat and signs URLs with
+// signer.
+func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cat == nil || signer == nil {
+		return nil, errors.New("server: catalog and presigner are required")
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if cfg.PageSize == 0 {
+		cfg.PageSize = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+
+	s := &Server{
+		cfg:     cfg,
+		cat:     cat,
+		signer:  signer,
+		log:     cfg.Logger,
+		metrics: cfg.Metrics,
+		now:     cfg.Now,
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+// ServeHTTP routes r to its handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}
+
+// routes builds the router. Routing runs on the escaped path, and each
+// handler decodes its parameters segment by segment.
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(routeEscaped, s.recoverPanic, s.requestID, s.observe)
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(s.handleMethodNotAllowed)
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	if s.metrics != nil && s.metrics.onMain {
+		r.Get("/metrics", s.metrics.handler().ServeHTTP)
+	}
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.limit(budgetAPI))
+		r.Get("/api/models", s.handleListModels)
+		r.Get("/api/models/{org}/{name}", s.handleModelInfo)
+		r.Get("/api/models/{org}/{name}/revision/{rev}",
+			s.handleModelInfo)
+		r.Get("/api/models/{org}/{name}/tree/{rev}", s.handleTree)
+		r.Get("/api/models/{org}/{name}/tree/{rev}/*", s.handleTree)
+		r.Post("/api/models/{org}/{name}/paths-info/{rev}",
+			s.handlePathsInfo)
+		r.HandleFunc("/api/*", s.handleUnknownAPI)
+		r.Head("/{org}/{name}/raw/{rev}/*", s.handleResolve)
+		r.Get("/{org}/{name}/raw/{rev}/*", s.handleResolve)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.limit(budgetDownload))
+		r.Get("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+		r.Head("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+	})
+	return r
+}
+
+// routeEscaped makes chi match routes against the escaped path, so that
+// an encoded slash stays inside its segment.
+func routeEscaped(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			rctx.RoutePath = r.URL.EscapedPath()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errorf(http.StatusNotFound, "",
+		"no route for "+r.Method+" "+r.URL.EscapedPath()))
+}
+
+func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errorf(http.StatusNotFound, "NotFound",
+		"unknown API endpoint "+r.URL.EscapedPath()))
+}
+
+func (s *Server) handleMethodNotAllowed(w http.ResponseWriter,
+	r *http.Request,
+) {
+	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "",
+		"method "+r.Method+" is not allowed here"))
+}
+
+// publicBase returns the base URL for absolute links in responses.
+func (s *Server) publicBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
