@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,7 +25,9 @@ type Error struct {
 	// Status is the HTTP status code.
 	Status int
 
-	// Code is sent as X-Error-Code when not empty.
+	// Code is sent as X-Error-Code. Empty means the status text
+	// without spaces, such as "NotFound" or "ServiceUnavailable", so
+	// every error response carries a code.
 	Code string
 
 	// Message is the client-facing text.
@@ -82,10 +86,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if e.Code != "" {
-		h.Set("X-Error-Code", e.Code)
-	}
-	h.Set("X-Error-Message", e.Message)
+	h.Set("X-Error-Code", errorCode(e))
+	h.Set("X-Error-Message", headerText(e.Message))
 	if e.Commit != "" {
 		h.Set("X-Repo-Commit", e.Commit)
 	}
@@ -96,6 +98,34 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	if r.Method != http.MethodHead {
 		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})
 	}
+}
+
+// errorCode returns e.Code, or the status text without spaces when the
+// code is empty.
+func errorCode(e *Error) string {
+	if e.Code != "" {
+		return e.Code
+	}
+	text := http.StatusText(e.Status)
+	if text == "" {
+		return "Error"
+	}
+	return strings.ReplaceAll(text, " ", "")
+}
+
+// headerText makes s safe as a header value: it escapes control
+// characters and everything outside ASCII as \uXXXX, because clients
+// decode header bytes differently.
+func headerText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r >= 0x7f {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // ceilSeconds rounds d up to whole seconds, with a minimum of one.
