@@ -15,5 +15,22 @@ go vet ./...
 echo "== build the S3 test server (cached after the first run)"
 go test -count=1 -run '^TestBinary$' ./internal/s3test/
 
+echo "== install the JavaScript client for the interop tests (cached)"
+install_js_client() {
+	local dir=interop/js stamp=interop/js/node_modules/.lock-sha256 want
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		apt-get update
+		apt-get install -y --no-install-recommends nodejs npm
+	fi
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	if [ -d "$dir/node_modules/@huggingface/hub" ] &&
+		[ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	(cd "$dir" && npm ci --no-audit --no-fund)
+	echo "$want" >"$stamp"
+}
+install_js_client
+
 echo "== go test"
 go test -count=1 -timeout 40m ./...
