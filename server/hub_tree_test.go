@@ -50,6 +50,25 @@ func decodeEntries(tb testing.TB, r hubResponse) []hubEntry {
 	return entries
 }
 
+// wantLastCommit checks that every entry has a lastCommit whose id is
+// commit when expand is true, and none otherwise.
+func wantLastCommit(tb testing.TB, entries []hubEntry, expand bool,
+	commit string,
+) {
+	tb.Helper()
+	for _, e := range entries {
+		if (e.LastCommit != nil) != expand {
+			tb.Errorf("%s: lastCommit = %v, want present = %v", e.Path,
+				e.LastCommit, expand)
+			continue
+		}
+		if expand && e.LastCommit.ID != commit {
+			tb.Errorf("%s: lastCommit.id = %q, want %q", e.Path,
+				e.LastCommit.ID, commit)
+		}
+	}
+}
+
 // entryNames returns "d:path" for directories and "f:path" for files.
 func entryNames(entries []hubEntry) []string {
 	names := make([]string, len(entries))
@@ -155,16 +174,7 @@ func TestTreeFlagsIgnoreCase(t *testing.T) {
 				t.Errorf("nested entries listed = %v, want %v", nested,
 					tt.recursive)
 			}
-			for _, e := range entries {
-				if (e.LastCommit != nil) != tt.expand {
-					t.Fatalf("%s: lastCommit = %v, want present = %v",
-						e.Path, e.LastCommit, tt.expand)
-				}
-				if tt.expand && e.LastCommit.ID != commit {
-					t.Errorf("%s: lastCommit.id = %q, want %q", e.Path,
-						e.LastCommit.ID, commit)
-				}
-			}
+			wantLastCommit(t, entries, tt.expand, commit)
 		})
 	}
 }
@@ -343,15 +353,8 @@ func TestPathsInfoBodies(t *testing.T) {
 			if got := entryNames(entries); !slices.Equal(got, tt.want) {
 				t.Errorf("entries = %q, want %q", got, tt.want)
 			}
+			wantLastCommit(t, entries, tt.expand, commit)
 			for _, e := range entries {
-				if (e.LastCommit != nil) != tt.expand {
-					t.Fatalf("%s: lastCommit = %v, want present = %v",
-						e.Path, e.LastCommit, tt.expand)
-				}
-				if tt.expand && e.LastCommit.ID != commit {
-					t.Errorf("%s: lastCommit.id = %q, want %q", e.Path,
-						e.LastCommit.ID, commit)
-				}
 				if e.Type == "file" && e.Size != int64(len(files[e.Path])) {
 					t.Errorf("%s: size = %d, want %d", e.Path, e.Size,
 						len(files[e.Path]))
