@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -87,7 +86,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Error-Code", errorCode(e))
-	h.Set("X-Error-Message", headerText(e.Message))
+	h.Set("X-Error-Message", headerSafe(e.Message, 200))
 	if e.Commit != "" {
 		h.Set("X-Repo-Commit", e.Commit)
 	}
@@ -113,23 +112,21 @@ func errorCode(e *Error) string {
 	return strings.ReplaceAll(text, " ", "")
 }
 
-// headerText makes s safe as a header value: it escapes control
-// characters and everything outside ASCII as \uXXXX, because clients
-// decode header bytes differently.
-func headerText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r >= 0x7f {
-			fmt.Fprintf(&b, "\\u%04x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // ceilSeconds rounds d up to whole seconds, with a minimum of one.
 func ceilSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// headerSafe returns s as a header value of at most n bytes, with each
+// byte outside printable ASCII replaced by '?', because messages may
+// quote request paths.
+func headerSafe(s string, n int) string {
+	b := []byte(truncate(s, n))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }

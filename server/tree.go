@@ -132,6 +132,10 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 			return tr, badRequest(err)
 		}
 	}
+	if len(tr.model)+1+len(tr.dir) > maxKeyBytes {
+		return tr, badRequest(errorString(
+			"path is longer than the 1024-byte S3 key limit"))
+	}
 	q := r.URL.Query()
 	if tr.recursive, err = parseBool(q.Get("recursive")); err != nil {
 		return tr, err

@@ -185,9 +185,7 @@ func runServe(args []string, stdout, stderr io.Writer,
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx := signalContext()
 	awsCfg, provider, err := presign.LoadAWS(ctx, o.aws)
 	if err != nil {
 		log.Error("cannot load AWS configuration", "err", err)
@@ -198,6 +196,19 @@ func runServe(args []string, stdout, stderr io.Writer,
 		return 1
 	}
 	return 0
+}
+
+// signalContext returns a context that is cancelled by the first SIGTERM
+// or SIGINT. A second signal gets the default action, so an operator can
+// cut a slow drain short.
+func signalContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(),
+		syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx
 }
 
 // serve wires the gateway together and runs it until ctx is done.
@@ -314,6 +325,6 @@ func (o *serveOptions) httpServer(addr string, h http.Handler,
 		WriteTimeout:      time.Minute,
 		IdleTimeout:       o.idleTimeout,
 		MaxHeaderBytes:    o.maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 }
