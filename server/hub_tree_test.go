@@ -474,7 +474,7 @@ func TestStaleCommitRejected(t *testing.T) {
 				http.Header{"Content-Type": {"application/json"}})
 			wantError(t, r, false, http.StatusNotFound, "RevisionNotFound")
 
-			// The retry at main sees the new commit and the new files.
+			// The retry at main gets the new commit and the new files.
 			decodeJSON(t, f.get(t, "/api/models/acme/tiny"), &info)
 			if info.SHA == old || info.SHA != hubCommit(files) {
 				t.Errorf("sha after the change = %q, want %q (old %q)",
