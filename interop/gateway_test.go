@@ -83,7 +83,7 @@ type recordingProxy struct {
 }
 
 // startRecordingProxy starts a proxy and closes it in tb.Cleanup. It
-// answers 502 until forwardTo sets its target, so that the proxy's URL
+// responds 502 until forwardTo sets its target, so that the proxy's URL
 // can be given to the server behind it before that server starts.
 func startRecordingProxy(tb testing.TB) *recordingProxy {
 	tb.Helper()
