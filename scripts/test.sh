@@ -9,6 +9,16 @@ cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
+# promtool and prometheus (Debian package prometheus) check the
+# gateway's /metrics output and scrape it in the server tests. Only the
+# binaries are used: each test starts its own server on 127.0.0.1.
+echo "== prometheus and promtool (installed once)"
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends prometheus
+fi
+
 echo "== go vet"
 go vet ./...
 
