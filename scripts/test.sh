@@ -21,6 +21,16 @@ else
   echo "curl is missing: the end-to-end tests skip their curl checks"
 fi
 
+# promtool and prometheus (Debian package prometheus) check the
+# gateway's /metrics output and scrape it in the server tests. Only the
+# binaries are used: each test starts its own server on 127.0.0.1.
+echo "== prometheus and promtool (installed once)"
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends prometheus
+fi
+
 echo "== go vet"
 go vet ./...
 

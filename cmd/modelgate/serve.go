@@ -115,6 +115,12 @@ func (o *serveOptions) validate() error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
 	}
+	if o.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q is not host:port: %w",
+				o.metricsListen, err)
+		}
+	}
 	if o.drainTimeout <= 0 {
 		return fmt.Errorf("--drain-timeout %v must be positive", o.drainTimeout)
 	}
@@ -215,9 +221,10 @@ func signalContext() context.Context {
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	awsCfg aws.Config, provider aws.CredentialsProvider,
 ) error {
-	reg := prometheus.NewRegistry()
-	metrics := server.NewMetrics(server.MetricsConfig{Registry: reg,
-		Version: version, OnMainListener: o.metricsListen == ""})
+	metrics, err := newMetrics(o, log)
+	if err != nil {
+		return err
+	}
 
 	o.signer.Logger = log
 	o.signer.OnRefresh = func(c aws.Credentials, err error) {
@@ -265,6 +272,17 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 
 	go cat.Run(ctx)
 	return listenAndServe(ctx, o, log, srv, metrics)
+}
+
+// newMetrics returns the gateway's metrics in a new registry, served on
+// the main listener unless --metrics-listen is set.
+func newMetrics(o *serveOptions, log *slog.Logger) (*server.Metrics, error) {
+	return server.NewMetrics(server.MetricsConfig{
+		Registry:       prometheus.NewRegistry(),
+		Version:        version,
+		OnMainListener: o.metricsListen == "",
+		Logger:         log,
+	})
 }
 
 // listenAndServe serves srv on o.listen, and the metrics on their own
