@@ -135,24 +135,6 @@ func (s *hubSigner) signed() []string {
 	return append([]string(nil), s.keys...)
 }
 
-// syncBuffer is a bytes.Buffer that is safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // hubFixture is a gateway on loopback in front of a fake bucket that
 // holds "acme/tiny" and a few smaller models.
 type hubFixture struct {
