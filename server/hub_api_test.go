@@ -81,7 +81,7 @@ func TestModelInfoIDStableAcrossCommits(t *testing.T) {
 	var before, after hubModel
 	decodeJSON(t, f.get(t, "/api/models/acme/tiny"), &before)
 
-	f.bucket.put(hubRoot+"acme/tiny/new.txt", "new")
+	f.put(hubRoot+"acme/tiny/new.txt", "new")
 	f.refresh(t)
 	decodeJSON(t, f.get(t, "/api/models/acme/tiny"), &after)
 

@@ -9,20 +9,18 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/modelgate/modelgate/catalog"
 	"github.com/modelgate/modelgate/presign"
@@ -55,57 +53,6 @@ func hubFiles() map[string]string {
 	}
 }
 
-// hubBucket is a fake S3 bucket that serves ListObjectsV2 in one page.
-// Tests change its objects and refresh the catalog to simulate uploads.
-// It is safe for concurrent use.
-type hubBucket struct {
-	mu      sync.Mutex
-	objects map[string]types.Object
-}
-
-func newHubBucket() *hubBucket {
-	return &hubBucket{objects: make(map[string]types.Object)}
-}
-
-// put stores body under key with an MD5 ETag, as S3 does for a
-// single-part upload.
-func (b *hubBucket) put(key, body string) {
-	sum := md5.Sum([]byte(body))
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.objects[key] = types.Object{
-		Key:          aws.String(key),
-		Size:         aws.Int64(int64(len(body))),
-		ETag:         aws.String(`"` + hex.EncodeToString(sum[:]) + `"`),
-		LastModified: aws.Time(hubModified()),
-	}
-}
-
-func (b *hubBucket) delete(key string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.objects, key)
-}
-
-// ListObjectsV2 returns every object under the requested prefix, sorted
-// by key, in one page.
-func (b *hubBucket) ListObjectsV2(_ context.Context,
-	in *s3.ListObjectsV2Input, _ ...func(*s3.Options),
-) (*s3.ListObjectsV2Output, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
-	for key, o := range b.objects {
-		if strings.HasPrefix(key, aws.ToString(in.Prefix)) {
-			out.Contents = append(out.Contents, o)
-		}
-	}
-	sort.Slice(out.Contents, func(i, j int) bool {
-		return *out.Contents[i].Key < *out.Contents[j].Key
-	})
-	return out, nil
-}
-
 // hubSignerBase is the fake S3 endpoint in the fixture's signed URLs.
 // Nothing listens there; the tests only read the URLs.
 const hubSignerBase = "http://127.0.0.1:9/bucket/"
@@ -136,31 +83,35 @@ func (s *hubSigner) signed() []string {
 }
 
 // hubFixture is a gateway on loopback in front of a fake bucket that
-// holds "acme/tiny" and a few smaller models.
+// holds "acme/tiny" and a few smaller models. Tests change the bucket
+// with put and delete and then call refresh, as an upload followed by
+// the background listing would.
 type hubFixture struct {
-	bucket *hubBucket
-	cat    *catalog.Catalog
-	signer *hubSigner
-	log    *syncBuffer
-	url    string // the test server's base URL
-	client *http.Client
+	list    *listStub
+	objects map[string]catalog.Object // by key
+	cat     *catalog.Catalog
+	signer  *hubSigner
+	log     *syncBuffer
+	url     string // the test server's base URL
+	client  *http.Client
 }
 
 // newHubFixture starts a gateway with cfg. Logger is always replaced by
 // a JSON logger into the fixture's log buffer.
 func newHubFixture(tb testing.TB, cfg server.Config) *hubFixture {
 	tb.Helper()
-	f := &hubFixture{bucket: newHubBucket(), signer: &hubSigner{},
+	f := &hubFixture{list: &listStub{},
+		objects: make(map[string]catalog.Object), signer: &hubSigner{},
 		log: &syncBuffer{}}
 	for path, body := range hubFiles() {
-		f.bucket.put(hubRoot+"acme/tiny/"+path, body)
+		f.put(hubRoot+"acme/tiny/"+path, body)
 	}
 	for _, id := range []string{"acme/small", "beta/one", "beta/two",
 		"gamma/x"} {
-		f.bucket.put(hubRoot+id+"/config.json", "{}")
+		f.put(hubRoot+id+"/config.json", "{}")
 	}
 
-	cat, err := catalog.New(f.bucket, catalog.Config{Bucket: "bucket",
+	cat, err := catalog.New(f.list, catalog.Config{Bucket: "bucket",
 		Root: hubRoot})
 	if err != nil {
 		tb.Fatalf("catalog.New: %v", err)
@@ -183,6 +134,30 @@ func newHubFixture(tb testing.TB, cfg server.Config) *hubFixture {
 		},
 	}
 	return f
+}
+
+// put stores body under key with an MD5 ETag, as S3 does for a
+// single-part upload.
+func (f *hubFixture) put(key, body string) {
+	f.objects[key] = catalog.Object{Key: key, Size: int64(len(body)),
+		ETag: hubETag(body), Modified: hubModified()}
+	f.publish()
+}
+
+func (f *hubFixture) delete(key string) {
+	delete(f.objects, key)
+	f.publish()
+}
+
+// publish hands the objects, sorted by key as S3 lists them, to the
+// listing stub.
+func (f *hubFixture) publish() {
+	keys := slices.Sorted(maps.Keys(f.objects))
+	objects := make([]catalog.Object, len(keys))
+	for i, k := range keys {
+		objects[i] = f.objects[k]
+	}
+	f.list.set(objects)
 }
 
 // refresh lists the fake bucket again, as the background refresh would.

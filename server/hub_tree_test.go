@@ -295,8 +295,8 @@ func TestTreePages(t *testing.T) {
 // both a file "a" and a folder "a", which S3 allows.
 func TestTreePagesFileAndFolderOfSameName(t *testing.T) {
 	f := newHubFixture(t, server.Config{PageSize: 1})
-	f.bucket.put(hubRoot+"twin/model/a", "file")
-	f.bucket.put(hubRoot+"twin/model/a/b", "nested")
+	f.put(hubRoot+"twin/model/a", "file")
+	f.put(hubRoot+"twin/model/a/b", "nested")
 	f.refresh(t)
 
 	got, _ := followTree(t, f, f.url,
@@ -407,20 +407,20 @@ func TestPathsInfoErrors(t *testing.T) {
 func TestStaleCommitRejected(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(files map[string]string, b *hubBucket)
+		change func(files map[string]string, f *hubFixture)
 	}{
-		{"upload", func(files map[string]string, b *hubBucket) {
+		{"upload", func(files map[string]string, f *hubFixture) {
 			files["extra.bin"] = "extra"
-			b.put(hubRoot+"acme/tiny/extra.bin", "extra")
+			f.put(hubRoot+"acme/tiny/extra.bin", "extra")
 		}},
-		{"overwrite", func(files map[string]string, b *hubBucket) {
+		{"overwrite", func(files map[string]string, f *hubFixture) {
 			files["weights/model.safetensors"] = "new weights"
-			b.put(hubRoot+"acme/tiny/weights/model.safetensors",
+			f.put(hubRoot+"acme/tiny/weights/model.safetensors",
 				"new weights")
 		}},
-		{"delete", func(files map[string]string, b *hubBucket) {
+		{"delete", func(files map[string]string, f *hubFixture) {
 			delete(files, "README.md")
-			b.delete(hubRoot + "acme/tiny/README.md")
+			f.delete(hubRoot + "acme/tiny/README.md")
 		}},
 	}
 	for _, tt := range tests {
@@ -448,7 +448,7 @@ func TestStaleCommitRejected(t *testing.T) {
 			decodeEntries(t, mainPage)
 			mainLink := nextLink(t, mainPage.header)
 
-			tt.change(files, f.bucket)
+			tt.change(files, f)
 			f.refresh(t)
 
 			stale := []struct {
