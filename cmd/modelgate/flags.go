@@ -89,4 +89,3 @@ func knownEnv(fs *flag.FlagSet) []string {
 	})
 	return names
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -227,10 +227,10 @@ func (fixedPresigner) Presign(context.Context, string, string) (
 // --metrics-listen. The catalog has loaded an empty bucket.
 func gatewayListeners(tb testing.TB, o *serveOptions) map[int32]http.Handler {
 	tb.Helper()
-	metrics := server.NewMetrics(server.MetricsConfig{
-		Registry: prometheus.NewRegistry(), Version: version,
-		OnMainListener: o.metricsListen == "",
-	})
+	metrics, err := newMetrics(o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatalf("newMetrics: %v", err)
+	}
 	cat, err := catalog.New(emptyBucket{}, catalog.Config{
 		Bucket: o.bucket, Root: o.root})
 	if err != nil {
@@ -271,8 +271,8 @@ func containerPort(tb testing.TB, c *corev1.Container,
 	return 0
 }
 
-// getStatus sends GET path to h and returns the status code.
-func getStatus(h http.Handler, path string) int {
+// handlerStatus sends GET path to h and returns the status code.
+func handlerStatus(h http.Handler, path string) int {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec.Code
@@ -395,7 +395,7 @@ func checkProbes(t *testing.T, listeners map[int32]http.Handler,
 			t.Errorf("%s probe port %d has no listener", kind, port)
 			continue
 		}
-		if got := getStatus(h, p.HTTPGet.Path); got != http.StatusOK {
+		if got := handlerStatus(h, p.HTTPGet.Path); got != http.StatusOK {
 			t.Errorf("%s probe GET %s on port %d = %d, want 200",
 				kind, p.HTTPGet.Path, port, got)
 		}
@@ -438,7 +438,7 @@ func checkScrape(t *testing.T, m *manifests,
 				"which has no listener", ep.Port, port)
 			continue
 		}
-		if got := getStatus(h, path); got != http.StatusOK {
+		if got := handlerStatus(h, path); got != http.StatusOK {
 			t.Errorf("scrape GET %s on port %d = %d, want 200", path,
 				port, got)
 		}
