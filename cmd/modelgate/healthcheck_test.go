@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// statusServer starts a loopback server that answers every request with
-// status and returns its URL.
+// statusServer starts a loopback server that responds to every request
+// with status, and returns its URL.
 func statusServer(tb testing.TB, status int) string {
 	tb.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(
@@ -53,7 +53,7 @@ func closedPortURL(tb testing.TB) string {
 }
 
 func TestHealthcheck(t *testing.T) {
-	refused := closedPortURL(t)
+	refusedURL := closedPortURL(t)
 	tests := []struct {
 		name       string
 		args       []string
@@ -80,7 +80,7 @@ func TestHealthcheck(t *testing.T) {
 		},
 		{
 			name:       "connection refused",
-			args:       []string{"--url", refused},
+			args:       []string{"--url", refusedURL},
 			wantCode:   1,
 			wantStderr: "connection refused",
 		},
@@ -100,7 +100,7 @@ func TestHealthcheck(t *testing.T) {
 		},
 		{
 			name: "flag beats environment",
-			args: []string{"--url", refused},
+			args: []string{"--url", refusedURL},
 			env: map[string]string{
 				"MODELGATE_HEALTHCHECK_URL": statusServer(t, 200) + "/healthz",
 			},
