@@ -293,9 +293,8 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 ) error {
 	servers := []*http.Server{o.httpServer(o.listen, srv, log)}
 	if o.metricsListen != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		servers = append(servers, o.httpServer(o.metricsListen, mux, log))
+		servers = append(servers,
+			o.httpServer(o.metricsListen, metricsMux(metrics), log))
 	}
 
 	errc := make(chan error, len(servers))
@@ -329,6 +328,14 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 		log.Info("modelgate stopped")
 	}
 	return firstErr
+}
+
+// metricsMux serves GET /metrics alone, for the --metrics-listen
+// listener.
+func metricsMux(metrics *server.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	return mux
 }
 
 // httpServer returns an http.Server with the configured timeouts.
