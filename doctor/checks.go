@@ -105,7 +105,7 @@ func (r *run) checkRegion(ctx context.Context) Result {
 	return pass("region", fmt.Sprintf("bucket is in %s (%s)", region, how))
 }
 
-// bucketRegion asks GetBucketLocation, and when that is denied reads
+// bucketRegion calls GetBucketLocation, and when that is denied reads
 // HeadBucket's x-amz-bucket-region. It returns the region, which call
 // gave it, and an error when neither worked.
 func (r *run) bucketRegion(ctx context.Context) (string, string, error) {
@@ -220,7 +220,7 @@ func (r *run) checkRead(ctx context.Context) Result {
 }
 
 // fetch GETs the first byte of a URL, or all of it for an empty object
-// because S3 answers any Range on an empty object with 416. It returns
+// because S3 rejects any Range on an empty object with 416. It returns
 // the status, the x-amz-server-side-encryption header and S3's error
 // code.
 func (r *run) fetch(ctx context.Context, url string, size int64) (

@@ -1,8 +1,8 @@
 // Package doctor checks that the gateway's credentials and bucket are
-// set up the way modelgate needs them: the identity in use, the role
-// session, the bucket's region, listing, reading through a pre-signed
-// URL, the clock, default encryption, and that writes and deletes are
-// denied. The write and delete checks prove denial without changing
+// set up the way modelgate needs them. It checks the identity in use,
+// the role session, the bucket's region, listing, reading through a
+// pre-signed URL, the clock, default encryption, and that writes and
+// deletes are denied. The write and delete checks prove denial without changing
 // anything in the bucket (see ProbeWrite and ProbeDelete).
 package doctor
 
@@ -50,9 +50,9 @@ type Result struct {
 	Check string
 	// Status is the outcome.
 	Status Status
-	// Detail says what was found.
+	// Detail describes the finding.
 	Detail string
-	// Fix says what to change; empty when Status is Pass.
+	// Fix is the change to make, or empty when Status is Pass.
 	Fix string
 }
 

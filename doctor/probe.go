@@ -53,7 +53,7 @@ type Probe struct {
 	Operation string
 	// Key is the object key the probe addressed.
 	Key string
-	// Access is what the probe found.
+	// Access is the probe's finding.
 	Access Access
 	// Code is S3's error code, or "" when S3 accepted the request.
 	Code string

@@ -238,7 +238,7 @@ func TestUncappedURLDiesWithSession(t *testing.T) {
 }
 
 // flakySTS is a reverse proxy in front of STS that can be switched to
-// answer 503.
+// return 503.
 type flakySTS struct {
 	failing atomic.Bool
 	proxy   *httputil.ReverseProxy

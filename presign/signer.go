@@ -28,7 +28,7 @@ type Signer struct {
 	provider aws.CredentialsProvider
 
 	cur  atomic.Pointer[session] // nil until the first retrieval succeeds
-	wake chan struct{}           // tells Run that a retrieval ended
+	wake chan struct{}           // signals Run that a retrieval ended
 
 	mu       sync.Mutex
 	inflight chan struct{} // closed when the running retrieval ends
@@ -80,11 +80,11 @@ func NewSigner(cfg Config, provider aws.CredentialsProvider) (
 func (s *Signer) Expiry() time.Duration { return s.cfg.Expiry }
 
 // credentials returns the credentials to sign with. When the current
-// ones are due for a refresh it starts a retrieval and waits for it,
-// unless the previous retrieval failed and the current credentials can
-// still sign a URL for the floor: then it signs with them without
-// waiting, so an STS outage does not slow every request down. A caller
-// whose ctx ends while waiting gets the current credentials.
+// ones are due for a refresh, it starts a retrieval and waits for it.
+// It does not wait when the previous retrieval failed and the current
+// credentials can still sign a URL for the floor, so that an STS outage
+// does not slow every request down. A caller whose ctx ends while
+// waiting gets the current credentials.
 func (s *Signer) credentials(ctx context.Context) (aws.Credentials, error) {
 	if cur := s.cur.Load(); cur != nil && !cur.due(s.cfg.Now()) {
 		return cur.creds, nil
@@ -194,9 +194,9 @@ func (s *Signer) record(creds aws.Credentials, err error, now time.Time) {
 }
 
 // dueAt returns the time after which credentials retrieved at now need
-// a refresh: when they have less than the expiry plus the margin left,
-// but not sooner than MinRefreshInterval after now, and at the latest
-// when they can sign a URL for no more than the floor.
+// a refresh. That is when they have less than the expiry plus the
+// margin left, but not sooner than MinRefreshInterval after now. It is
+// never later than the time when they can sign only a floor-length URL.
 func (s *Signer) dueAt(creds aws.Credentials, now time.Time) time.Time {
 	full := creds.Expires.Add(-(s.cfg.Expiry + s.cfg.Margin))
 	earliest := now.Add(s.cfg.MinRefreshInterval)
@@ -221,9 +221,10 @@ func (s *Signer) backoff() time.Duration {
 	return min(d, s.cfg.RetryMax)
 }
 
-// Run retrieves credentials at once and then keeps them fresh: it
-// refreshes them when they become due and retries failed retrievals
-// with backoff, until ctx is done. Run at most once per Signer.
+// Run retrieves credentials at once and then keeps them fresh until ctx
+// is done. It refreshes them when they become due and retries failed
+// retrievals with backoff. Call Run once per Signer, because a second
+// loop would only duplicate the first one's work.
 func (s *Signer) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()

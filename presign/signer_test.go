@@ -359,7 +359,7 @@ func TestPresignOutage(t *testing.T) {
 		t.Errorf("Status() below the floor = nil, want an error")
 	}
 
-	// STS answers again: recovered at the next retrieval.
+	// STS works again, so the next retrieval recovers.
 	p.set(time.Hour, nil)
 	clock.Advance(cfg.RetryMax)
 	got, err = s.Presign(ctx, "k", "k")

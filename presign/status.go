@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// signerState is what the signer can do, as last logged.
+// signerState is the signer's ability to sign, as last logged.
 type signerState int
 
 const (

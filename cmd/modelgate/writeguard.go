@@ -56,7 +56,7 @@ func newWriteGuard(o *serveOptions, log *slog.Logger, client *s3.Client,
 // error when the credentials can write and --allow-write-credentials is
 // not set. When the check is inconclusive, for example because S3 is
 // unreachable, it returns nil and repeats the check in the background
-// until it completes or ctx ends; meanwhile Status reports not ready.
+// until it completes or ctx ends. Until then Status reports not ready.
 func (g *writeGuard) Start(ctx context.Context) error {
 	if g.o.skipWriteCheck {
 		g.setPending(nil)
