@@ -85,7 +85,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	if e.Code != "" {
 		h.Set("X-Error-Code", e.Code)
 	}
-	h.Set("X-Error-Message", e.Message)
+	h.Set("X-Error-Message", headerSafe(e.Message, 200))
 	if e.Commit != "" {
 		h.Set("X-Repo-Commit", e.Commit)
 	}
@@ -102,4 +102,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 func ceilSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// headerSafe returns s as a header value of at most n bytes, with each
+// byte outside printable ASCII replaced by '?', because messages may
+// quote request paths.
+func headerSafe(s string, n int) string {
+	b := []byte(truncate(s, n))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,6 +34,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setModel(r, m.ID)
+	setFileRequest(r)
 
 	h := w.Header()
 	h.Set("X-Repo-Commit", commit)
@@ -63,9 +63,6 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	// credentials' expiry less the margin when that is sooner.
 	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
 	w.WriteHeader(http.StatusFound)
-	if wholeDownload(r) {
-		s.metrics.download(m.ID)
-	}
 }
 
 // answerInline answers HEAD, and GET of a zero-byte file, without a
@@ -80,28 +77,6 @@ func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet && wholeDownload(r) {
-		s.metrics.download(m.ID)
-	}
-}
-
-// wholeDownload reports whether a GET starts a download of the whole
-// file: it has no Range, or a Range from byte 0 other than the one-byte
-// probe "bytes=0-0" that the JavaScript client sends first.
-func wholeDownload(r *http.Request) bool {
-	if r.Method != http.MethodGet {
-		return false
-	}
-	rng := strings.TrimSpace(r.Header.Get("Range"))
-	if rng == "" {
-		return true
-	}
-	spec, ok := strings.CutPrefix(rng, "bytes=")
-	if !ok {
-		return false
-	}
-	spec = strings.TrimSpace(spec)
-	return strings.HasPrefix(spec, "0-") && spec != "0-0"
 }
 
 // lookupFile finds the model, revision and file of fr in the catalog.

@@ -125,6 +125,11 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if len(model)+1+len(dir) > maxKeyBytes {
+		s.writeError(w, r, badRequest(errorString(
+			"path is longer than the 1024-byte S3 key limit")))
+		return
+	}
 	q := r.URL.Query()
 	recursive, err := parseBool(q.Get("recursive"))
 	if err != nil {

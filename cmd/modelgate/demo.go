@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -64,9 +61,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	awsCfg := aws.Config{Region: o.aws.Region, Credentials: creds}
 
 	printDemoHelp(stdout, o.listen)
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx := signalContext()
 	if err := serve(ctx, &o, log, awsCfg, creds); err != nil {
 		log.Error("modelgate stopped with an error", "err", err)
 		return 1

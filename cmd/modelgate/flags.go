@@ -76,4 +76,3 @@ func knownEnv(fs *flag.FlagSet) []string {
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, envName(f.Name)) })
 	return names
 }
-

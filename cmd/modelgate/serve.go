@@ -117,6 +117,12 @@ func (o *serveOptions) validate() error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
 	}
+	if o.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q is not host:port: %w",
+				o.metricsListen, err)
+		}
+	}
 	if o.drainTimeout <= 0 {
 		return fmt.Errorf("--drain-timeout %v must be positive", o.drainTimeout)
 	}
@@ -185,9 +191,7 @@ func runServe(args []string, stdout, stderr io.Writer,
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx := signalContext()
 	awsCfg, provider, err := presign.LoadAWS(ctx, o.aws)
 	if err != nil {
 		log.Error("cannot load AWS configuration", "err", err)
@@ -200,13 +204,27 @@ func runServe(args []string, stdout, stderr io.Writer,
 	return 0
 }
 
+// signalContext returns a context that is cancelled by the first SIGTERM
+// or SIGINT. A second signal gets the default action, so an operator can
+// cut a slow drain short.
+func signalContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(),
+		syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx
+}
+
 // serve wires the gateway together and runs it until ctx is done.
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	awsCfg aws.Config, provider aws.CredentialsProvider,
 ) error {
-	reg := prometheus.NewRegistry()
-	metrics := server.NewMetrics(server.MetricsConfig{Registry: reg,
-		Version: version, OnMainListener: o.metricsListen == ""})
+	metrics, err := newMetrics(o, log)
+	if err != nil {
+		return err
+	}
 
 	o.signer.Logger = log
 	o.signer.OnRefresh = func(c aws.Credentials, err error) {
@@ -277,6 +295,17 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	return nil
 }
 
+// newMetrics returns the gateway's metrics in a new registry, served on
+// the main listener unless --metrics-listen is set.
+func newMetrics(o *serveOptions, log *slog.Logger) (*server.Metrics, error) {
+	return server.NewMetrics(server.MetricsConfig{
+		Registry:       prometheus.NewRegistry(),
+		Version:        version,
+		OnMainListener: o.metricsListen == "",
+		Logger:         log,
+	})
+}
+
 // listenAndServe serves srv on o.listen, and the metrics on their own
 // listener when set, until ctx is done. Then it stops accepting
 // connections and waits up to the drain timeout for requests in flight.
@@ -335,6 +364,6 @@ func (o *serveOptions) httpServer(addr string, h http.Handler,
 		WriteTimeout:      time.Minute,
 		IdleTimeout:       o.idleTimeout,
 		MaxHeaderBytes:    o.maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 }
