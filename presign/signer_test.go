@@ -117,7 +117,7 @@ func testConfig(clock *fakeClock) Config {
 	}
 }
 
-func newTestSigner(tb testing.TB, cfg Config, p aws.CredentialsProvider,
+func newSessionSigner(tb testing.TB, cfg Config, p aws.CredentialsProvider,
 ) *Signer {
 	tb.Helper()
 	s, err := NewSigner(cfg, p)
@@ -178,7 +178,7 @@ func TestPresignLifetime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{t: base.Add(tc.offset)}
 			p := &fakeProvider{clock: clock, life: tc.left}
-			s := newTestSigner(t, testConfig(clock), p)
+			s := newSessionSigner(t, testConfig(clock), p)
 
 			got, err := s.Presign(context.Background(), "org/m/f.bin", "f.bin")
 			if tc.wantLife == 0 {
@@ -218,7 +218,7 @@ func TestPresignStaticCredentials(t *testing.T) {
 	) {
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
 	})
-	s := newTestSigner(t, testConfig(clock), static)
+	s := newSessionSigner(t, testConfig(clock), static)
 	clock.Advance(1000 * time.Hour)
 	got, err := s.Presign(context.Background(), "k", "k")
 	if err != nil {
@@ -235,7 +235,7 @@ func TestPresignStaticCredentials(t *testing.T) {
 func TestPresignRefreshesFirst(t *testing.T) {
 	clock := &fakeClock{t: base}
 	p := &fakeProvider{clock: clock, life: time.Hour}
-	s := newTestSigner(t, testConfig(clock), p)
+	s := newSessionSigner(t, testConfig(clock), p)
 	ctx := context.Background()
 
 	first, err := s.Presign(ctx, "k", "k")
@@ -274,7 +274,7 @@ func TestPresignShortSessions(t *testing.T) {
 	// per MinRefreshInterval, and every URL is capped.
 	clock := &fakeClock{t: base}
 	p := &fakeProvider{clock: clock, life: 8 * time.Minute}
-	s := newTestSigner(t, testConfig(clock), p)
+	s := newSessionSigner(t, testConfig(clock), p)
 	ctx := context.Background()
 
 	for i := range 5 {
@@ -300,7 +300,7 @@ func TestPresignOutage(t *testing.T) {
 	cfg := testConfig(clock)
 	logs := &logRecorder{}
 	cfg.Logger = slog.New(logs)
-	s := newTestSigner(t, cfg, p)
+	s := newSessionSigner(t, cfg, p)
 	ctx := context.Background()
 
 	if _, err := s.Presign(ctx, "k", "k"); err != nil {
@@ -383,7 +383,7 @@ func TestPresignOutage(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	clock := &fakeClock{t: base}
 	p := &fakeProvider{clock: clock, err: errors.New("no route")}
-	s := newTestSigner(t, testConfig(clock), p)
+	s := newSessionSigner(t, testConfig(clock), p)
 	// RetryMin 10s doubling, capped at RetryMax 40s.
 	want := []time.Duration{10, 20, 40, 40}
 	for i, w := range want {
@@ -409,7 +409,7 @@ func TestBackoff(t *testing.T) {
 func TestStatusBeforeCredentials(t *testing.T) {
 	clock := &fakeClock{t: base}
 	p := &fakeProvider{clock: clock, life: time.Hour}
-	s := newTestSigner(t, testConfig(clock), p)
+	s := newSessionSigner(t, testConfig(clock), p)
 	err := s.Status()
 	if err == nil || !strings.Contains(err.Error(), "no signing credentials") {
 		t.Errorf("Status() before any retrieval = %v, want no credentials", err)
@@ -429,7 +429,7 @@ func TestRetrievalTimeout(t *testing.T) {
 	})
 	cfg := testConfig(clock)
 	cfg.RefreshTimeout = 20 * time.Millisecond
-	s := newTestSigner(t, cfg, hang)
+	s := newSessionSigner(t, cfg, hang)
 
 	_, err := s.Retrieve(context.Background())
 	var ue *UnavailableError
@@ -449,7 +449,7 @@ func TestRetrieveInvalidatesCache(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	p := &fakeProvider{clock: clock, life: 30 * time.Minute}
 	cache := aws.NewCredentialsCache(p)
-	s := newTestSigner(t, testConfig(clock), cache)
+	s := newSessionSigner(t, testConfig(clock), cache)
 	ctx := context.Background()
 	if _, err := s.Retrieve(ctx); err != nil {
 		t.Fatalf("Retrieve() error = %v", err)

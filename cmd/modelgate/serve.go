@@ -221,7 +221,8 @@ func signalContext() context.Context {
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	awsCfg aws.Config, provider aws.CredentialsProvider,
 ) error {
-	metrics, err := newMetrics(o, log)
+	reg := prometheus.NewRegistry()
+	metrics, err := newMetricsIn(o, log, reg)
 	if err != nil {
 		return err
 	}
@@ -298,8 +299,16 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 // newMetrics returns the gateway's metrics in a new registry, served on
 // the main listener unless --metrics-listen is set.
 func newMetrics(o *serveOptions, log *slog.Logger) (*server.Metrics, error) {
+	return newMetricsIn(o, log, prometheus.NewRegistry())
+}
+
+// newMetricsIn is newMetrics with the registry given, so that the caller
+// can register more collectors in it.
+func newMetricsIn(o *serveOptions, log *slog.Logger,
+	reg *prometheus.Registry,
+) (*server.Metrics, error) {
 	return server.NewMetrics(server.MetricsConfig{
-		Registry:       prometheus.NewRegistry(),
+		Registry:       reg,
 		Version:        version,
 		OnMainListener: o.metricsListen == "",
 		Logger:         log,
