@@ -59,6 +59,8 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Location", u.URL)
+	// The time the URL really stops working: its X-Amz-Expires, or its
+	// credentials' expiry less the margin when that is sooner.
 	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
 	w.WriteHeader(http.StatusFound)
 }
