@@ -1,5 +1,5 @@
-// Package iam_test checks the IAM documents that operators apply.
-package iam_test
+package main
+
 
 import (
 	"encoding/json"
@@ -10,14 +10,17 @@ import (
 	"testing"
 )
 
-// document is an IAM policy document. Action, Resource and NotAction
+// iamDir holds the IAM documents that operators apply.
+const iamDir = "../../deploy/iam"
+
+// iamDocument is an IAM policy iamDocument. Action, Resource and NotAction
 // may be a string or a list, so they stay raw.
-type document struct {
+type iamDocument struct {
 	Version   string
-	Statement []statement
+	Statement []iamStatement
 }
 
-type statement struct {
+type iamStatement struct {
 	Sid       string
 	Effect    string
 	Principal json.RawMessage
@@ -44,23 +47,23 @@ func stringList(tb testing.TB, raw json.RawMessage) []string {
 	return many
 }
 
-func load(tb testing.TB, name string) document {
+func loadIAM(tb testing.TB, name string) iamDocument {
 	tb.Helper()
-	data, err := os.ReadFile(name)
+	data, err := os.ReadFile(filepath.Join(iamDir, name))
 	if err != nil {
 		tb.Fatalf("read %s: %v", name, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
-	var d document
+	var d iamDocument
 	if err := dec.Decode(&d); err != nil {
-		tb.Fatalf("%s is not a valid policy document: %v", name, err)
+		tb.Fatalf("%s is not a valid policy iamDocument: %v", name, err)
 	}
 	return d
 }
 
-func TestDocumentsAreValid(t *testing.T) {
-	files, err := filepath.Glob("*.json")
+func TestIAMDocumentsValid(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(iamDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func TestDocumentsAreValid(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
-			d := load(t, f)
+			d := loadIAM(t, filepath.Base(f))
 			if d.Version != "2012-10-17" {
 				t.Errorf("Version = %q, want 2012-10-17", d.Version)
 			}
@@ -78,10 +81,10 @@ func TestDocumentsAreValid(t *testing.T) {
 			}
 			for _, s := range d.Statement {
 				if s.Effect != "Allow" && s.Effect != "Deny" {
-					t.Errorf("statement %q: Effect = %q", s.Sid, s.Effect)
+					t.Errorf("iamStatement %q: Effect = %q", s.Sid, s.Effect)
 				}
 				if len(stringList(t, s.Action)) == 0 {
-					t.Errorf("statement %q has no Action", s.Sid)
+					t.Errorf("iamStatement %q has no Action", s.Sid)
 				}
 			}
 		})
@@ -93,35 +96,35 @@ func TestDocumentsAreValid(t *testing.T) {
 var readActions = []string{"s3:GetObject", "s3:ListBucket",
 	"s3:GetBucketLocation", "s3:GetEncryptionConfiguration", "kms:Decrypt"}
 
-func TestGatewayPolicyIsReadOnly(t *testing.T) {
-	d := load(t, "gateway-read-only-policy.json")
+func TestIAMGatewayPolicyReadOnly(t *testing.T) {
+	d := loadIAM(t, "gateway-read-only-policy.json")
 	var granted []string
 	for _, s := range d.Statement {
 		if s.Effect != "Allow" {
-			t.Errorf("statement %q: Effect = %q, want Allow", s.Sid, s.Effect)
+			t.Errorf("iamStatement %q: Effect = %q, want Allow", s.Sid, s.Effect)
 		}
 		if len(s.NotAction) > 0 {
-			t.Errorf("statement %q uses NotAction", s.Sid)
+			t.Errorf("iamStatement %q uses NotAction", s.Sid)
 		}
 		for _, a := range stringList(t, s.Action) {
 			granted = append(granted, a)
 			if strings.Contains(a, "*") {
-				t.Errorf("statement %q grants wildcard action %q", s.Sid, a)
+				t.Errorf("iamStatement %q grants wildcard action %q", s.Sid, a)
 			}
 			if !slices.Contains(readActions, a) {
-				t.Errorf("statement %q grants %q, not a read action", s.Sid, a)
+				t.Errorf("iamStatement %q grants %q, not a read action", s.Sid, a)
 			}
 			lower := strings.ToLower(a)
 			for _, w := range []string{"put", "delete", "create", "write",
 				"restore", "replicate", "abort", "update", "tag"} {
 				if strings.Contains(lower, w) {
-					t.Errorf("statement %q grants write action %q", s.Sid, a)
+					t.Errorf("iamStatement %q grants write action %q", s.Sid, a)
 				}
 			}
 		}
 		for _, r := range stringList(t, s.Resource) {
 			if r == "*" || r == "arn:aws:s3:::*" {
-				t.Errorf("statement %q applies to every resource", s.Sid)
+				t.Errorf("iamStatement %q applies to every resource", s.Sid)
 			}
 		}
 	}
@@ -132,15 +135,15 @@ func TestGatewayPolicyIsReadOnly(t *testing.T) {
 	}
 }
 
-func TestBucketPolicyDeniesWrites(t *testing.T) {
-	d := load(t, "bucket-policy-deny-writes.json")
+func TestIAMBucketPolicyDeniesWrites(t *testing.T) {
+	d := loadIAM(t, "bucket-policy-deny-writes.json")
 	var denied []string
 	for _, s := range d.Statement {
 		if s.Effect != "Deny" {
 			continue
 		}
 		if _, ok := s.Condition["ArnNotEquals"]["aws:PrincipalArn"]; !ok {
-			t.Errorf("statement %q exempts no publisher role", s.Sid)
+			t.Errorf("iamStatement %q exempts no publisher role", s.Sid)
 		}
 		denied = append(denied, stringList(t, s.Action)...)
 	}
@@ -152,7 +155,7 @@ func TestBucketPolicyDeniesWrites(t *testing.T) {
 	}
 }
 
-func TestTrustPolicies(t *testing.T) {
+func TestIAMTrustPolicies(t *testing.T) {
 	tests := []struct {
 		file      string
 		action    string
@@ -164,13 +167,13 @@ func TestTrustPolicies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			d := load(t, tc.file)
+			d := loadIAM(t, tc.file)
 			for _, s := range d.Statement {
 				if !slices.Contains(stringList(t, s.Action), tc.action) {
-					t.Errorf("statement %q: Action lacks %s", s.Sid, tc.action)
+					t.Errorf("iamStatement %q: Action lacks %s", s.Sid, tc.action)
 				}
 				if _, ok := s.Condition["StringEquals"][tc.condition]; !ok {
-					t.Errorf("statement %q: no StringEquals condition on %s",
+					t.Errorf("iamStatement %q: no StringEquals condition on %s",
 						s.Sid, tc.condition)
 				}
 			}
