@@ -1,6 +1,5 @@
 package main
 
-
 import (
 	"encoding/json"
 	"os"
@@ -71,7 +70,7 @@ func TestIAMDocumentsValid(t *testing.T) {
 		t.Fatalf("found %d JSON documents, want at least 4", len(files))
 	}
 	for _, f := range files {
-		t.Run(f, func(t *testing.T) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
 			d := loadIAM(t, filepath.Base(f))
 			if d.Version != "2012-10-17" {
 				t.Errorf("Version = %q, want 2012-10-17", d.Version)
