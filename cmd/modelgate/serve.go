@@ -27,6 +27,8 @@ type serveOptions struct {
 	metricsListen string
 	publicURL     string
 	pageSize      int
+	corsList      string
+	corsOrigins   []string
 
 	bucket  string
 	root    string
@@ -55,6 +57,10 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 			"pagination links; empty uses each request's Host")
 	fs.IntVar(&o.pageSize, "page-size", 1000,
 		"entries per page of /api/models and tree listings")
+	fs.StringVar(&o.corsList, "cors-origins", "*",
+		"origins whose browser scripts may read the API and download "+
+			"responses: * for any, or a comma-separated list such as "+
+			"https://app.example.com,http://localhost:3000")
 
 	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket holding the models (required)")
 	fs.StringVar(&o.root, "root", "",
@@ -122,6 +128,12 @@ func (o *serveOptions) validate() error {
 		return errors.New("--read-header-timeout and --idle-timeout " +
 			"must be positive")
 	}
+	origins, err := server.ParseOrigins(o.corsList)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	o.corsOrigins = origins
+
 	if o.maxHeaderBytes < 4096 {
 		return fmt.Errorf("--max-header-bytes %d is below 4096",
 			o.maxHeaderBytes)
@@ -240,6 +252,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	srv, err := server.New(server.Config{
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
 		Metrics: metrics, Ready: signer.Status,
+		CORSOrigins: o.corsOrigins,
 	}, cat, signer)
 	if err != nil {
 		return err
@@ -250,7 +263,8 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		"s3_endpoint", o.aws.Endpoint,
 		"s3_public_endpoint", o.signer.PublicEndpoint,
 		"role_arn", o.aws.RoleARN, "url_expiry", o.signer.Expiry,
-		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen)
+		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen,
+		"cors_origins", o.corsOrigins)
 
 	go cat.Run(ctx)
 	return listenAndServe(ctx, o, log, srv, metrics)
