@@ -9,15 +9,15 @@ import (
 // makes a browser save the response as an attachment called name. The
 // caller passes the base name of the file, without directories.
 //
-// The value always carries a quoted filename parameter, which is an ASCII
-// fallback for old user agents. That fallback replaces each non-ASCII
-// character, control character, '"', '\\' and '%' with '_'. Quotes and
-// backslashes are replaced rather than escaped, and '%' is replaced too,
-// because RFC 6266 appendix D warns that user agents disagree on
-// backslash escapes and that some percent-decode the filename parameter.
-// When the fallback differs from name, a filename* parameter (RFC 8187)
+// For a non-empty name, the value carries a quoted filename parameter,
+// which is an ASCII fallback for old user agents. That fallback replaces
+// each non-ASCII character, control character, '"', '\\' and '%' with
+// '_'. Quotes and backslashes are replaced rather than escaped, and '%'
+// is replaced too, because RFC 6266 appendix D warns that some user
+// agents do not implement backslash escapes and that some percent-decode
+// the filename parameter. A filename* parameter (RFC 8187) always
 // follows it with the exact name in UTF-8, percent-encoded outside the
-// attr-char set. Names that are already safe ASCII get no filename*.
+// attr-char set; user agents that understand it prefer it.
 //
 // Invalid UTF-8 sequences in name are replaced with U+FFFD before
 // encoding. An empty name yields the bare "attachment". The result is
@@ -34,29 +34,22 @@ func ContentDisposition(name string) string {
 	var b strings.Builder
 	b.Grow(len(`attachment; filename=""; filename*=UTF-8''`) + 4*len(name))
 	b.WriteString(`attachment; filename="`)
-	exact := writeFilenameFallback(&b, name)
-	b.WriteByte('"')
-	if !exact {
-		b.WriteString("; filename*=UTF-8''")
-		writeExtValue(&b, name)
-	}
+	writeFilenameFallback(&b, name)
+	b.WriteString(`"; filename*=UTF-8''`)
+	writeExtValue(&b, name)
 	return b.String()
 }
 
 // writeFilenameFallback writes the quoted-string content of the ASCII
-// fallback for name, one byte per character, and reports whether the
-// fallback equals name.
-func writeFilenameFallback(b *strings.Builder, name string) bool {
-	exact := true
+// fallback for name, one byte per character.
+func writeFilenameFallback(b *strings.Builder, name string) {
 	for _, r := range name {
 		if isFallbackSafe(r) {
 			b.WriteByte(byte(r))
 			continue
 		}
 		b.WriteByte('_')
-		exact = false
 	}
-	return exact
 }
 
 // isFallbackSafe reports whether r can appear unchanged in the quoted

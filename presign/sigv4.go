@@ -34,10 +34,11 @@ const (
 // s3.PresignClient.PresignGetObject (a test checks this against
 // service/s3 v1.115.0), including the SDK's x-id=GetObject parameter.
 //
-// URLSigner caches the signing key derived for the last secret key and
-// UTC date it saw, so a new key is derived about once a day per set of
-// credentials. Signers must be created with NewURLSigner. A URLSigner is
-// safe for concurrent use and must not be copied after first use.
+// URLSigner caches the signing key derived for the last credentials and
+// UTC date it saw, so it derives a new key about once a day, or when the
+// credentials change. Signers must be created with NewURLSigner. A
+// URLSigner is safe for concurrent use and must not be copied after first
+// use.
 type URLSigner struct {
 	// origin is scheme://host as clients will use it, port included.
 	origin string
@@ -52,15 +53,17 @@ type URLSigner struct {
 	// escapedScope is scope with each '/' encoded as %2F.
 	escapedScope string
 
-	signingKey atomic.Pointer[sigV4Key]
-	buffers    sync.Pool
+	// signingState caches the per-credentials, per-date signing inputs.
+	signingState atomic.Pointer[sigV4State]
+	buffers      sync.Pool
 }
 
 // SignerConfig configures a URLSigner.
 type SignerConfig struct {
 	// Endpoint is the base URL that clients will use, such as
 	// "https://s3.us-east-1.amazonaws.com" or "http://127.0.0.1:9000".
-	// It may carry a port but no path, query or user information. The
+	// It may carry a port, but no user information, query or path other
+	// than "/". The
 	// empty string means https://s3.{Region}.amazonaws.com, or
 	// amazonaws.com.cn for regions starting with "cn-".
 	Endpoint string
@@ -93,10 +96,11 @@ func NewURLSigner(cfg SignerConfig) (*URLSigner, error) {
 		return nil, err
 	}
 
+	scope := "/" + cfg.Region + "/" + sigV4Service + "/aws4_request"
 	s := &URLSigner{
 		region:       cfg.Region,
-		scope:        "/" + cfg.Region + "/" + sigV4Service + "/aws4_request",
-		escapedScope: "%2F" + cfg.Region + "%2F" + sigV4Service + "%2Faws4_request",
+		scope:        scope,
+		escapedScope: strings.ReplaceAll(scope, "/", "%2F"),
 	}
 	host := endpoint.Host
 	if cfg.PathStyle {
@@ -174,8 +178,8 @@ func hostWithoutDefaultPort(scheme, host string) string {
 		defaultPort = ":80"
 	}
 	// NOTE: for an IPv6 literal such as "[::1]:443" the SDK (v1.48.0)
-	// also drops the brackets. URLSigner keeps them, the form that an
-	// HTTP client sends in the Host header.
+	// also drops the brackets, so there the URLs differ. URLSigner keeps
+	// them, because a host header needs them around an IPv6 address.
 	return strings.TrimSuffix(host, defaultPort)
 }
 
@@ -251,15 +255,15 @@ func (s *URLSigner) Sign(creds aws.Credentials, key, disposition string,
 	}
 	t = t.UTC()
 	amzDate := formatAmzDate(t)
-	signingKey := s.signingKeyFor(creds.SecretAccessKey, amzDate)
+	state := s.signingStateFor(creds, amzDate)
 
 	buf := s.buffers.Get().(*sigV4Buffer)
 	defer s.putBuffer(buf)
 
-	req := s.appendCanonicalRequest(buf.b[:0], creds, key, disposition,
+	req := s.appendCanonicalRequest(buf.b[:0], state, key, disposition,
 		amzDate, expires)
 	hash := sha256.Sum256(req.b)
-	sig, b := signingKey.sign(req.b, &amzDate, s.scope, &hash)
+	sig, b := state.key.sign(req.b, &amzDate, s.scope, &hash)
 	buf.b = b
 
 	path := b[req.pathStart:req.pathEnd]
@@ -286,9 +290,8 @@ type canonicalRequest struct {
 }
 
 // appendCanonicalRequest appends the canonical request for a GET of key to
-// dst. The query parameters are in the byte order of their encoded names,
-// as SigV4 requires, which is also the order of the SDK's URLs.
-func (s *URLSigner) appendCanonicalRequest(dst []byte, creds aws.Credentials,
+// dst.
+func (s *URLSigner) appendCanonicalRequest(dst []byte, state *sigV4State,
 	key, disposition string, amzDate [16]byte,
 	expires time.Duration) canonicalRequest {
 	var r canonicalRequest
@@ -300,27 +303,7 @@ func (s *URLSigner) appendCanonicalRequest(dst []byte, creds aws.Credentials,
 	dst = append(dst, '\n')
 
 	r.queryStart = len(dst)
-	dst = append(dst, "X-Amz-Algorithm="+sigV4Algorithm+"&X-Amz-Credential="...)
-	dst = appendURIEncoded(dst, creds.AccessKeyID, false)
-	dst = append(dst, "%2F"...)
-	dst = append(dst, amzDate[:8]...)
-	dst = append(dst, s.escapedScope...)
-	dst = append(dst, "&X-Amz-Date="...)
-	dst = append(dst, amzDate[:]...)
-	dst = append(dst, "&X-Amz-Expires="...)
-	dst = strconv.AppendInt(dst, expiresSeconds(expires), 10)
-	if creds.SessionToken != "" {
-		dst = append(dst, "&X-Amz-Security-Token="...)
-		dst = appendURIEncoded(dst, creds.SessionToken, false)
-	}
-	dst = append(dst, "&X-Amz-SignedHeaders=host"...)
-	if disposition != "" {
-		dst = append(dst, "&response-content-disposition="...)
-		dst = appendURIEncoded(dst, disposition, false)
-	}
-	// The SDK adds x-id=GetObject to every GetObject URL. S3 ignores it,
-	// but it is part of the signed query.
-	dst = append(dst, "&x-id=GetObject"...)
+	dst = s.appendQuery(dst, state, disposition, amzDate, expires)
 	r.queryEnd = len(dst)
 
 	dst = append(dst, "\nhost:"...)
@@ -328,6 +311,35 @@ func (s *URLSigner) appendCanonicalRequest(dst []byte, creds aws.Credentials,
 	dst = append(dst, "\n\nhost\nUNSIGNED-PAYLOAD"...)
 	r.b = dst
 	return r
+}
+
+// appendQuery appends the query of the URL without its signature. The
+// parameters are in the byte order of their encoded names, as SigV4
+// requires, which is also the order of the SDK's URLs.
+func (s *URLSigner) appendQuery(dst []byte, state *sigV4State,
+	disposition string, amzDate [16]byte, expires time.Duration) []byte {
+	dst = append(dst, "X-Amz-Algorithm="+sigV4Algorithm...)
+	dst = append(dst, "&X-Amz-Credential="...)
+	dst = append(dst, state.escapedAccessKeyID...)
+	dst = append(dst, "%2F"...)
+	dst = append(dst, amzDate[:8]...)
+	dst = append(dst, s.escapedScope...)
+	dst = append(dst, "&X-Amz-Date="...)
+	dst = append(dst, amzDate[:]...)
+	dst = append(dst, "&X-Amz-Expires="...)
+	dst = strconv.AppendInt(dst, expiresSeconds(expires), 10)
+	if state.escapedSessionToken != "" {
+		dst = append(dst, "&X-Amz-Security-Token="...)
+		dst = append(dst, state.escapedSessionToken...)
+	}
+	dst = append(dst, "&X-Amz-SignedHeaders=host"...)
+	if disposition != "" {
+		dst = append(dst, "&response-content-disposition="...)
+		dst = appendURIEncoded(dst, disposition, false)
+	}
+	// The SDK adds x-id=GetObject to every GetObject request, so the
+	// URLs match only with it in the signed query.
+	return append(dst, "&x-id=GetObject"...)
 }
 
 // expiresSeconds returns the X-Amz-Expires value for d.
@@ -401,42 +413,69 @@ func putDigits(dst []byte, v int) {
 	}
 }
 
-// sigV4Key is the SigV4 signing key for one secret key and date, kept as
-// the two HMAC-SHA256 pad blocks (RFC 2104) so that signing needs only
-// sha256.Sum256. Values are immutable once built.
+// sigV4State contains what Sign needs for one set of credentials on one
+// UTC date: the derived signing key and the query-encoded access key ID
+// and session token. Values are immutable once built.
+type sigV4State struct {
+	accessKeyID  string
+	secret       string
+	sessionToken string
+	date         [8]byte
+
+	escapedAccessKeyID  string
+	escapedSessionToken string
+	key                 sigV4Key
+}
+
+// signingStateFor returns the cached signing state for creds on the date
+// of amzDate, building and caching a new one when the credentials or the
+// date differ. The cache contains one entry, so it is replaced about once
+// a day, or whenever the credentials are rotated. Concurrent callers may
+// each build an equal entry, and the last store wins.
+func (s *URLSigner) signingStateFor(creds aws.Credentials,
+	amzDate [16]byte) *sigV4State {
+	date := [8]byte(amzDate[:8])
+	st := s.signingState.Load()
+	if st != nil && st.date == date && st.secret == creds.SecretAccessKey &&
+		st.accessKeyID == creds.AccessKeyID &&
+		st.sessionToken == creds.SessionToken {
+		return st
+	}
+
+	st = &sigV4State{
+		accessKeyID:  creds.AccessKeyID,
+		secret:       creds.SecretAccessKey,
+		sessionToken: creds.SessionToken,
+		date:         date,
+		escapedAccessKeyID: string(
+			appendURIEncoded(nil, creds.AccessKeyID, false)),
+		escapedSessionToken: string(
+			appendURIEncoded(nil, creds.SessionToken, false)),
+		key: deriveSigV4Key(creds.SecretAccessKey, date, s.region,
+			sigV4Service),
+	}
+	s.signingState.Store(st)
+	return st
+}
+
+// sigV4Key is a SigV4 signing key, kept as the two HMAC-SHA256 pad blocks
+// of RFC 2104 so that signing needs only sha256.Sum256.
 type sigV4Key struct {
-	secret   string
-	date     [8]byte
 	innerPad [sha256.BlockSize]byte
 	outerPad [sha256.BlockSize]byte
 }
 
-// signingKeyFor returns the cached signing key for secret on the date of
-// amzDate, deriving and caching a new one when either differs. Concurrent
-// callers may each derive the same key, and the last store wins. That is
-// harmless because every derivation gives the same value.
-func (s *URLSigner) signingKeyFor(secret string, amzDate [16]byte) *sigV4Key {
-	var date [8]byte
-	copy(date[:], amzDate[:8])
-	if k := s.signingKey.Load(); k != nil && k.date == date &&
-		k.secret == secret {
-		return k
-	}
-	k := newSigV4Key(secret, date, s.region, sigV4Service)
-	s.signingKey.Store(k)
-	return k
-}
-
-// newSigV4Key derives the SigV4 signing key: HMAC-SHA256 chained over the
-// date, region, service and "aws4_request", starting from "AWS4"+secret.
-func newSigV4Key(secret string, date [8]byte, region,
-	service string) *sigV4Key {
+// deriveSigV4Key derives the SigV4 signing key: HMAC-SHA256 chained over
+// the date, region, service and "aws4_request", starting from
+// "AWS4"+secret.
+func deriveSigV4Key(secret string, date [8]byte, region,
+	service string) sigV4Key {
 	key := hmacSHA256([]byte("AWS4"+secret), date[:])
 	key = hmacSHA256(key, []byte(region))
 	key = hmacSHA256(key, []byte(service))
 	key = hmacSHA256(key, []byte("aws4_request"))
 
-	k := &sigV4Key{secret: secret, date: date}
+	var k sigV4Key
 	copy(k.innerPad[:], key)
 	copy(k.outerPad[:], key)
 	for i := range k.innerPad {

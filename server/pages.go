@@ -191,7 +191,7 @@ func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request,
 			Assets: s.pages.urls},
 		Heading: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
 		Message: e.Message,
-		Code:    e.Code,
+		Code:    errorCode(e),
 	}
 	if e.RetryAfter > 0 {
 		v.RetryAfter = pluralize(ceilSeconds(e.RetryAfter), "second")

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -36,6 +35,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setModel(r, m.ID)
+	setFileRequest(r)
 
 	h := w.Header()
 	h.Set("X-Repo-Commit", commit)
@@ -61,16 +61,15 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, presignError(err))
 		return
 	}
+	// The time the URL really stops working: its X-Amz-Expires, or its
+	// credentials' expiry less the margin when that is sooner.
 	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
 	if urlOnly {
-		s.answerURL(w, r, m, f, u)
+		answerURL(w, f, u)
 		return
 	}
 	h.Set("Location", u.URL)
 	w.WriteHeader(http.StatusFound)
-	if wholeDownload(r) {
-		s.metrics.download(m.ID)
-	}
 }
 
 // answerInline answers HEAD, and GET of a zero-byte file, without a
@@ -85,28 +84,6 @@ func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet && wholeDownload(r) {
-		s.metrics.download(m.ID)
-	}
-}
-
-// wholeDownload reports whether a GET starts a download of the whole
-// file: it has no Range, or a Range from byte 0 other than the one-byte
-// probe "bytes=0-0" that the JavaScript client sends first.
-func wholeDownload(r *http.Request) bool {
-	if r.Method != http.MethodGet {
-		return false
-	}
-	rng := strings.TrimSpace(r.Header.Get("Range"))
-	if rng == "" {
-		return true
-	}
-	spec, ok := strings.CutPrefix(rng, "bytes=")
-	if !ok {
-		return false
-	}
-	spec = strings.TrimSpace(spec)
-	return strings.HasPrefix(spec, "0-") && spec != "0-0"
 }
 
 // lookupFile finds the model, revision and file of fr in the catalog.

@@ -70,7 +70,11 @@ func TestResolveRedirectFalse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			metrics := server.NewMetrics(server.MetricsConfig{Registry: reg})
+			metrics, err := server.NewMetrics(
+				server.MetricsConfig{Registry: reg})
+			if err != nil {
+				t.Fatalf("NewMetrics: %v", err)
+			}
 			cat := newPageCatalog(t, objs)
 			metrics.CatalogRefreshed(cat.Current(), nil)
 			lim := &recordingLimiter{}

@@ -157,14 +157,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // "-/static", cannot be reached.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(routeEscaped, s.recoverPanic, s.requestID, s.observe)
+	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	if s.metrics != nil && s.metrics.onMain {
-		r.Get("/metrics", s.metrics.handler().ServeHTTP)
+		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	}
 
 	r.Get(staticPrefix+"{file}", s.handleStatic)
