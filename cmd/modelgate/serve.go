@@ -53,10 +53,13 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
+
+	limits limitOptions
 }
 
 // register defines the serve flags on fs.
 func (o *serveOptions) register(fs *flag.FlagSet) {
+	o.limits.register(fs)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080",
 		"address to serve on, host:port")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "",
@@ -275,7 +278,18 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	if err != nil {
 		return err
 	}
+	lim, err := o.limits.newLimiter()
+	if err != nil {
+		return err
+	}
+	var limiter server.Limiter
+	if lim != nil {
+		limiter = serverLimiter{lim}
+		metrics.TrackClients(lim.Tracked)
+		go sweepClients(ctx, lim)
+	}
 	srv, err := server.New(server.Config{
+		Limiter:   limiter,
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
 		Metrics: metrics, Ready: func() error {
 			if err := signer.Status(); err != nil {
