@@ -47,6 +47,7 @@ type Metrics struct {
 	catalogFiles    prometheus.Gauge
 	catalogLoaded   prometheus.Gauge
 	catalogFailures prometheus.Counter
+	unverified      prometheus.Gauge
 	credsExpiry     prometheus.Gauge
 
 	mu     sync.Mutex
@@ -110,6 +111,11 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		Help: "Catalog refreshes that failed and kept the last good " +
 			"catalog.",
 	})
+	m.unverified = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "modelgate_catalog_unverified_files",
+		Help: "Files of models with a manifest that the manifest does " +
+			"not vouch for; they are served without SHA-256.",
+	})
 	m.credsExpiry = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "modelgate_credentials_expiry_timestamp_seconds",
 		Help: "Unix time at which the signing credentials expire; 0 " +
@@ -127,7 +133,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 	cfg.Registry.MustRegister(m.requests, m.duration, m.inflight,
 		m.downloads, m.presign, m.s3, m.limits, m.catalogModels,
 		m.catalogFiles, m.catalogLoaded, m.catalogFailures,
-		m.credsExpiry, build,
+		m.unverified, m.credsExpiry, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, b := range []string{"api", "download"} {
@@ -235,6 +241,7 @@ func (m *Metrics) CatalogRefreshed(s *catalog.Snapshot, err error) {
 	}
 	m.catalogModels.Set(float64(len(s.Models())))
 	m.catalogFiles.Set(float64(s.Objects))
+	m.unverified.Set(float64(s.Unverified))
 	m.catalogLoaded.Set(float64(s.Loaded.UnixMilli()) / 1000)
 
 	m.mu.Lock()

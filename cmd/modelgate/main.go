@@ -4,6 +4,7 @@
 // Usage:
 //
 //	modelgate serve --bucket BUCKET [flags]
+//	modelgate publish DIR --bucket BUCKET --model ORG/NAME [flags]
 //	modelgate demo [flags]
 //
 // Run "modelgate COMMAND --help" for the flags of each command. Every
@@ -24,6 +25,8 @@ const usage = `modelgate serves model weights from S3 through pre-signed redirec
 
 Usage:
   modelgate serve [flags]   serve a bucket (see modelgate serve --help)
+  modelgate publish DIR --model ORG/NAME [flags]
+                            upload a model folder with its SHA-256 manifest
   modelgate demo [flags]    serve a built-in demo model from an in-memory S3
   modelgate --version       print the version
 
@@ -46,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer,
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr, getenv)
+	case "publish":
+		return runPublish(args[1:], stdout, stderr, getenv)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr, getenv)
 	case "--version", "-version", "version":
