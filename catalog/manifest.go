@@ -139,13 +139,14 @@ func parseSHA256(s string) ([32]byte, error) {
 type manifestIndex struct {
 	etag    string
 	entries []indexEntry // sorted by path
-	invalid error        // why the manifest was rejected, if it was
+	invalid error        // the reason the manifest was rejected, or nil
 }
 
 // indexEntry is one manifest file. Snapshots point at sum, which never
-// changes after parsing. path and etag are replaced by the listed strings
-// once they match, so the index does not keep a second copy of them; only
-// the refresh in progress reads or writes those two fields.
+// changes after parsing. Once path and etag match a listed file, apply
+// replaces them with the listing's equal strings, so the index keeps no
+// second copy. Only the refresh in progress reads or writes those two
+// fields.
 type indexEntry struct {
 	path string
 	etag string

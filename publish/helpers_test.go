@@ -278,7 +278,7 @@ func (g *gateway) download(tb testing.TB, model, path string) (
 	defer resp.Body.Close()
 	digest := resp.Header.Get("Repr-Digest")
 	switch resp.StatusCode {
-	case http.StatusOK: // a zero-byte file, answered inline
+	case http.StatusOK: // a zero-byte file, served inline
 		body, _ := io.ReadAll(resp.Body)
 		return body, digest
 	case http.StatusFound:

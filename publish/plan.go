@@ -22,7 +22,7 @@ import (
 // content.
 const metaSHA256 = "modelgate-sha256"
 
-// Action is what a run does, or would do, with one file.
+// Action is the operation a run performs, or would perform, on a file.
 type Action string
 
 // The actions of a [Change].
@@ -47,7 +47,7 @@ type remoteObject struct {
 	etag string // without quotes
 }
 
-// remoteState is what the bucket holds under the model's prefix.
+// remoteState is the listing of the model's prefix and its manifest.
 type remoteState struct {
 	objects      map[string]remoteObject // by path inside the model
 	manifest     map[string]catalog.ManifestFile

@@ -20,10 +20,10 @@ var ErrReadOnly = errors.New("publish: credentials cannot write")
 // addresses. Objects below catalog.ManifestDir are never model files.
 const probePath = ".modelgate/write-probe"
 
-// checkWritable asks S3 to store an object under key with a Content-MD5
-// that cannot match the body. S3 checks permission first and answers
-// AccessDenied to read-only credentials, and BadDigest, storing nothing,
-// to credentials that may write. A server that ignores Content-MD5 stores
+// checkWritable sends a PutObject to key with a Content-MD5 that cannot
+// match the body. S3 checks permission first, so it returns AccessDenied
+// to read-only credentials, and BadDigest, storing nothing, to
+// credentials that may write. A server that ignores Content-MD5 stores
 // the object, which checkWritable then deletes.
 func checkWritable(ctx context.Context, api S3, bucket, key string) error {
 	zeroMD5 := base64.StdEncoding.EncodeToString(make([]byte, 16))

@@ -47,10 +47,19 @@ func TestPublishServesVerifiedDownloads(t *testing.T) {
 	}
 
 	g := newGateway(t)
-	snap := g.refresh(t)
-	if snap.Verified != len(files) || snap.Unverified != 0 {
-		t.Errorf("Verified, Unverified = %d, %d, want %d, 0",
-			snap.Verified, snap.Unverified, len(files))
+	m, ok := g.refresh(t).Model(model)
+	if !ok {
+		t.Fatalf("catalog has no model %s", model)
+	}
+	verified := 0
+	for i := range m.Files {
+		if _, ok := m.Files[i].SHA256(); ok {
+			verified++
+		}
+	}
+	if verified != len(files) || len(m.Files) != len(files) {
+		t.Errorf("catalog lists %d files, %d with SHA-256; want %d, all",
+			len(m.Files), verified, len(files))
 	}
 	tree := g.tree(t, model)
 	var paths []string
@@ -124,7 +133,7 @@ func TestPublishAgainUploadsOnlyChanges(t *testing.T) {
 		}
 	}
 
-	// Same size, new content: only the manifest's SHA-256 tells.
+	// Same size, new content: only the SHA-256 reveals the change.
 	changed := []byte(`{"model_type":"tin2"}`)
 	writeFiles(t, dir, map[string][]byte{"config.json": changed})
 	res = mustPublish(t, adminClient(), cfg)
