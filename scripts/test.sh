@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs modelgate's whole test suite: go vet, the unit tests, and the
 # integration tests against a real S3 server (SeaweedFS with STS), which
-# the suite builds on first use and caches under ~/.cache/modelgate.
+# the suite builds on first use and caches under ~/.cache/modelgate. The
+# browser tests use Debian's chromium package, installed here when
+# missing (this needs root, as on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +11,57 @@ cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
+# The end-to-end tests also download with the curl binary, and skip
+# those checks when it is missing. Install it when possible.
+echo "== curl for the end-to-end tests"
+if command -v curl >/dev/null; then
+  echo "curl is installed"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends curl
+else
+  echo "curl is missing: the end-to-end tests skip their curl checks"
+fi
+
+# promtool and prometheus (Debian package prometheus) check the
+# gateway's /metrics output and scrape it in the server tests. Only the
+# binaries are used: each test starts its own server on 127.0.0.1.
+echo "== prometheus and promtool (installed once)"
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends prometheus
+fi
+
 echo "== go vet"
 go vet ./...
 
 echo "== build the S3 test server (cached after the first run)"
 go test -count=1 -run '^TestBinary$' ./internal/s3test/
+
+echo "== install the JavaScript client for the interop tests (cached)"
+install_js_client() {
+	local dir=interop/js stamp=interop/js/node_modules/.lock-sha256 want
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		apt-get update
+		apt-get install -y --no-install-recommends nodejs npm
+	fi
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	if [ -d "$dir/node_modules/@huggingface/hub" ] &&
+		[ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	(cd "$dir" && npm ci --no-audit --no-fund)
+	echo "$want" >"$stamp"
+}
+install_js_client
+
+# Debian's chromium runs the browser tests of the HTML pages headless.
+echo "== chromium for the browser tests (installed once)"
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium
+fi
 
 echo "== go test"
 go test -count=1 -timeout 40m ./...

@@ -1,39 +1,49 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/modelgate/modelgate/catalog"
 )
 
 // MetricsConfig sets up [Metrics].
 type MetricsConfig struct {
-	// Registry receives every collector. It is required.
+	// Registry receives every collector, and the /metrics handler
+	// serves it. It is required, and must not already hold the
+	// gateway's collectors or the Go and process collectors.
 	Registry *prometheus.Registry
 
-	// Version is reported by modelgate_build_info.
+	// Version is the value of modelgate_build_info's version label.
 	Version string
 
 	// OnMainListener serves /metrics on the gateway's own router. When
-	// false, the caller serves Handler on a separate listener.
+	// false, the caller serves [Metrics.Handler] on a separate listener.
 	OnMainListener bool
+
+	// Logger receives the model ids that cannot be label values. Nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Metrics holds the gateway's Prometheus collectors. Label values come
-// only from bounded sets: route patterns, methods, status codes and the
-// models in the catalog. A nil *Metrics records nothing. It is safe for
-// concurrent use.
+// only from bounded sets: route patterns, a fixed list of methods, the
+// status codes the gateway writes, fixed budget, outcome and operation
+// names, and the models of the current catalog. A nil *Metrics records
+// nothing. Metrics is safe for concurrent use.
 type Metrics struct {
-	reg    *prometheus.Registry
-	onMain bool
+	handler http.Handler
+	onMain  bool
+	log     *slog.Logger
 
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
@@ -42,115 +52,185 @@ type Metrics struct {
 	presign   prometheus.Histogram
 	s3        *prometheus.CounterVec
 	limits    *prometheus.CounterVec
+	clients   atomic.Pointer[func() int]
 
 	catalogModels   prometheus.Gauge
 	catalogFiles    prometheus.Gauge
+	catalogSkipped  prometheus.Gauge
 	catalogLoaded   prometheus.Gauge
 	catalogFailures prometheus.Counter
 	unverified      prometheus.Gauge
 	credsExpiry     prometheus.Gauge
 
-	mu     sync.Mutex
-	models map[string]bool // models with a downloads series
+	// mu guards models. Downloads take the read lock while they
+	// increment, so that a refresh cannot delete a model's series
+	// between the check and the increment and have it come back.
+	mu     sync.RWMutex
+	models map[string]prometheus.Counter
 }
 
-// NewMetrics registers the gateway's collectors, the Go runtime and
-// process collectors, and modelgate_build_info in cfg.Registry.
-func NewMetrics(cfg MetricsConfig) *Metrics {
-	m := &Metrics{reg: cfg.Registry, onMain: cfg.OnMainListener,
-		models: make(map[string]bool)}
+// Latency buckets in seconds. The gateway serves requests from memory in
+// well under a millisecond. The upper buckets catch the first catalog
+// load and credential refreshes, which wait for S3 or STS.
+var (
+	requestBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005,
+		.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	presignBuckets = []float64{2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,
+		2.5e-4, 1e-3, .01, .1, 1, 5}
+)
 
+// NewMetrics registers the gateway's collectors, the Go runtime and
+// process collectors, and modelgate_build_info in cfg.Registry. It
+// returns an error when the registry is missing or already holds one of
+// them.
+func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("metrics: registry is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{onMain: cfg.OnMainListener, log: cfg.Logger,
+		models: make(map[string]prometheus.Counter)}
+
+	cs := append(m.newHTTPCollectors(), m.newBackendCollectors()...)
+	cs = append(cs, newBuildInfo(cfg.Version),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(
+			collectors.ProcessCollectorOpts{}))
+	for _, c := range cs {
+		if err := cfg.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+
+	m.handler = promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+		Registry: cfg.Registry,
+	})
+	return m, nil
+}
+
+// newHTTPCollectors creates the request, download and rate-limit
+// collectors.
+func (m *Metrics) newHTTPCollectors() []prometheus.Collector {
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelgate_http_requests_total",
-		Help: "HTTP requests by route pattern, method and status code.",
+		Help: "HTTP requests answered, by route pattern, method and " +
+			"status code.",
 	}, []string{"route", "method", "code"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "modelgate_http_request_duration_seconds",
 		Help:    "Time to answer an HTTP request, by route pattern.",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-	}, []string{"route", "method"})
+		Buckets: requestBuckets,
+	}, []string{"route"})
 	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "modelgate_http_requests_in_flight",
 		Help: "HTTP requests being answered.",
 	})
 	m.downloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelgate_downloads_total",
-		Help: "Whole-file downloads handed to S3, by model. Counts GET " +
-			"redirects with no Range or a Range from byte 0, except the " +
-			"bytes=0-0 probe; HEAD, continuations and errors do not count.",
+		Help: "Whole-file downloads handed out, by model: GET " +
+			"answered with a redirect, or with an empty file's " +
+			"content, with no Range or a single range from byte 0 " +
+			"other than the bytes=0-0 probe.",
 	}, []string{"model"})
+	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelgate_ratelimit_decisions_total",
+		Help: "Rate-limit decisions by budget (api or download) and " +
+			"outcome (allowed or limited).",
+	}, []string{"budget", "outcome"})
+	for _, b := range []string{"api", "download"} {
+		for _, o := range []string{"allowed", "limited"} {
+			m.limits.WithLabelValues(b, o)
+		}
+	}
+	clients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "modelgate_ratelimit_clients",
+		Help: "Clients the rate limiter is tracking; 0 without a " +
+			"limiter.",
+	}, m.trackedClients)
+	return []prometheus.Collector{m.requests, m.duration, m.inflight,
+		m.downloads, m.limits, clients}
+}
+
+// newBackendCollectors creates the collectors for signing, S3, the
+// catalog and the credentials.
+func (m *Metrics) newBackendCollectors() []prometheus.Collector {
 	m.presign = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "modelgate_presign_duration_seconds",
-		Help:    "Time to pre-sign one download URL.",
-		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, .01, .1, 1},
+		Name: "modelgate_presign_duration_seconds",
+		Help: "Time to pre-sign one download URL, including any " +
+			"credential refresh it waits for.",
+		Buckets: presignBuckets,
 	})
 	m.s3 = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelgate_s3_requests_total",
 		Help: "Requests the gateway made to S3 and STS, by operation " +
 			"and result (ok or error).",
 	}, []string{"operation", "result"})
-	m.limits = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "modelgate_ratelimit_decisions_total",
-		Help: "Rate-limit decisions by budget (download or api) and " +
-			"outcome (allowed or limited).",
-	}, []string{"budget", "outcome"})
-	m.catalogModels = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "modelgate_catalog_models",
-		Help: "Models in the last good catalog.",
-	})
-	m.catalogFiles = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "modelgate_catalog_files",
-		Help: "Files in the last good catalog.",
-	})
-	m.catalogLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "modelgate_catalog_last_success_timestamp_seconds",
-		Help: "Unix time of the last successful catalog refresh.",
-	})
+	m.catalogModels = newGauge("modelgate_catalog_models",
+		"Models in the last good catalog.")
+	m.catalogFiles = newGauge("modelgate_catalog_files",
+		"Files in the last good catalog.")
+	m.catalogSkipped = newGauge("modelgate_catalog_skipped_objects",
+		"Listed objects of the last good catalog that belong to no "+
+			"model, such as keys outside org/name/ or directory markers.")
+	m.catalogLoaded = newGauge(
+		"modelgate_catalog_last_success_timestamp_seconds",
+		"Unix time at which the last successful catalog listing "+
+			"finished; 0 before the first.")
 	m.catalogFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelgate_catalog_refresh_failures_total",
-		Help: "Catalog refreshes that failed and kept the last good " +
-			"catalog.",
+		Help: "Catalog listings that failed; the gateway kept serving " +
+			"the last good catalog.",
 	})
-	m.unverified = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "modelgate_catalog_unverified_files",
-		Help: "Files of models with a manifest that the manifest does " +
-			"not vouch for; they are served without SHA-256.",
-	})
-	m.credsExpiry = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "modelgate_credentials_expiry_timestamp_seconds",
-		Help: "Unix time at which the signing credentials expire; 0 " +
-			"when they do not expire.",
-	})
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
+	m.unverified = newGauge("modelgate_catalog_unverified_files",
+		"Files of models with a manifest that the manifest does not "+
+			"vouch for; they are served without SHA-256.")
+	m.credsExpiry = newGauge(
+		"modelgate_credentials_expiry_timestamp_seconds",
+		"Unix time at which the signing credentials expire; 0 when "+
+			"they do not expire or are not loaded yet.")
+	return []prometheus.Collector{m.presign, m.s3, m.catalogModels,
+		m.catalogFiles, m.catalogSkipped, m.catalogLoaded,
+		m.catalogFailures, m.unverified, m.credsExpiry}
+}
+
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+// newBuildInfo returns modelgate_build_info, a constant 1 whose labels
+// carry the version.
+func newBuildInfo(version string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "modelgate_build_info",
 		Help: "Always 1; the labels give the gateway's version and the " +
 			"Go version it was built with.",
-		ConstLabels: prometheus.Labels{"version": cfg.Version,
+		ConstLabels: prometheus.Labels{"version": version,
 			"goversion": runtime.Version()},
 	})
-	build.Set(1)
-
-	cfg.Registry.MustRegister(m.requests, m.duration, m.inflight,
-		m.downloads, m.presign, m.s3, m.limits, m.catalogModels,
-		m.catalogFiles, m.catalogLoaded, m.catalogFailures,
-		m.unverified, m.credsExpiry, build,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, b := range []string{"api", "download"} {
-		for _, o := range []string{"allowed", "limited"} {
-			m.limits.WithLabelValues(b, o)
-		}
-	}
-	return m
+	g.Set(1)
+	return g
 }
 
-// Handler returns the /metrics handler for the registry.
-func (m *Metrics) Handler() http.Handler { return m.handler() }
+// Handler returns the handler that serves the registry in the
+// Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler { return m.handler }
 
-func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		Registry: m.reg,
-	})
+// TrackClients makes modelgate_ratelimit_clients report count(), which
+// is called at each scrape and must be safe for concurrent use. A later
+// call replaces the function.
+func (m *Metrics) TrackClients(count func() int) {
+	if m != nil {
+		m.clients.Store(&count)
+	}
+}
+
+func (m *Metrics) trackedClients() float64 {
+	if f := m.clients.Load(); f != nil && *f != nil {
+		return float64((*f)())
+	}
+	return 0
 }
 
 func (m *Metrics) inFlight(delta float64) {
@@ -159,27 +239,29 @@ func (m *Metrics) inFlight(delta float64) {
 	}
 }
 
+// request records one completed request. Its method is reduced to the
+// standard methods and "other", because clients can send any token.
 func (m *Metrics) request(route, method string, code int,
 	d time.Duration,
 ) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	m.requests.WithLabelValues(route, methodLabel(method),
+		strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// download counts a whole download of a model that is in the catalog.
-func (m *Metrics) download(model string) {
-	if m == nil {
-		return
+// methodLabel returns method if it is one of the methods of RFC 9110
+// or PATCH, and "other" for any other token.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost,
+		http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
 	}
-	m.mu.Lock()
-	known := m.models[model]
-	m.mu.Unlock()
-	if known {
-		m.downloads.WithLabelValues(model).Inc()
-	}
+	return "other"
 }
 
 func (m *Metrics) presigned(d time.Duration) {
@@ -202,61 +284,37 @@ func (m *Metrics) limitDecision(b budget, allowed bool) {
 	m.limits.WithLabelValues(name, outcome).Inc()
 }
 
-// S3Request counts one request to S3 or STS.
+// S3Request counts one request to S3 or STS. The operation must come
+// from a fixed set of names, such as "ListObjectsV2" or "AssumeRole".
+// The first request of an operation creates both of its result series,
+// so that an error rate reads 0 rather than nothing.
 func (m *Metrics) S3Request(operation string, err error) {
 	if m == nil {
 		return
 	}
-	result := "ok"
+	ok := m.s3.WithLabelValues(operation, "ok")
+	failed := m.s3.WithLabelValues(operation, "error")
 	if err != nil {
-		result = "error"
+		failed.Inc()
+		return
 	}
-	m.s3.WithLabelValues(operation, result).Inc()
+	ok.Inc()
 }
 
 // CredentialsExpire records when the signing credentials expire. The
-// zero time means they do not.
+// zero time means that they do not.
 func (m *Metrics) CredentialsExpire(t time.Time) {
 	if m == nil {
 		return
 	}
-	if t.IsZero() {
-		m.credsExpiry.Set(0)
-		return
-	}
-	m.credsExpiry.Set(float64(t.UnixMilli()) / 1000)
+	m.credsExpiry.Set(unixSeconds(t))
 }
 
-// CatalogRefreshed records the outcome of a catalog refresh. It creates a
-// downloads series at zero for every model in s, so that increase() sees
-// a model's first download, and deletes the series of models that left
-// the bucket.
-func (m *Metrics) CatalogRefreshed(s *catalog.Snapshot, err error) {
-	if m == nil {
-		return
+// unixSeconds returns t in Unix seconds with millisecond precision, or
+// 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
 	}
-	if err != nil {
-		m.catalogFailures.Inc()
-		return
-	}
-	m.catalogModels.Set(float64(len(s.Models())))
-	m.catalogFiles.Set(float64(s.Objects))
-	m.unverified.Set(float64(s.Unverified))
-	m.catalogLoaded.Set(float64(s.Loaded.UnixMilli()) / 1000)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	present := make(map[string]bool, len(s.Models()))
-	for _, model := range s.Models() {
-		present[model.ID] = true
-		if !m.models[model.ID] {
-			m.downloads.WithLabelValues(model.ID)
-		}
-	}
-	for id := range m.models {
-		if !present[id] {
-			m.downloads.DeleteLabelValues(id)
-		}
-	}
-	m.models = present
+	return float64(t.UnixMilli()) / 1000
 }

@@ -20,6 +20,10 @@ type requestInfo struct {
 	model  string
 	client string
 	err    *Error
+
+	// file is set for requests for a file's content, whose response may
+	// count as a download of model.
+	file bool
 }
 
 type infoKey struct{}
@@ -130,8 +134,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter {
 }
 
 // observe writes one access-log record per request and records the
-// request metrics. It logs the escaped path but never the query string,
-// so no signed URL or token reaches the log.
+// request and download metrics once the handler has returned, so that
+// they are in place before the response is sent.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
@@ -149,25 +153,62 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.request(route, r.Method, sw.status, elapsed)
 
 		info := requestInfoFrom(r.Context())
-		attrs := []slog.Attr{
-			slog.String("request_id", info.id),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.String("path", r.URL.EscapedPath()),
-			slog.Int("status", sw.status),
-			slog.Int64("bytes", sw.bytes),
-			slog.Float64("duration_ms",
-				float64(elapsed.Microseconds())/1000),
-			slog.String("client", info.client),
+		download := info.file && countsAsDownload(r, sw.status) &&
+			s.metrics.download(info.model)
+		if info.client == "" {
+			info.client = s.clientKey(r)
 		}
-		if info.model != "" {
-			attrs = append(attrs, slog.String("model", info.model))
-		}
-		if info.err != nil {
-			attrs = append(attrs, slog.String("error", info.err.Message))
-		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.logRequest(r, route, sw, elapsed, download)
 	})
+}
+
+// Maximum lengths in bytes of the method, path and error message written
+// to the access log. Clients choose them, and a request line may be as
+// long as the server's header limit.
+const (
+	maxLogMethod = 32
+	maxLogText   = 1024
+)
+
+// logRequest writes the access-log record of r. It logs the escaped path
+// but never the query string, the request headers or the Location of a
+// redirect, so no signed URL, token or Authorization value reaches the
+// log.
+func (s *Server) logRequest(r *http.Request, route string,
+	sw *statusWriter, elapsed time.Duration, download bool,
+) {
+	info := requestInfoFrom(r.Context())
+	attrs := []slog.Attr{
+		slog.String("request_id", info.id),
+		slog.String("method", truncate(r.Method, maxLogMethod)),
+		slog.String("route", route),
+		slog.String("path", truncate(r.URL.EscapedPath(), maxLogText)),
+		slog.Int("status", sw.status),
+		slog.Int64("bytes", sw.bytes),
+		slog.Float64("duration_ms",
+			float64(elapsed.Microseconds())/1000),
+		slog.String("client", info.client),
+	}
+	if info.model != "" {
+		attrs = append(attrs, slog.String("model", info.model))
+	}
+	if download {
+		attrs = append(attrs, slog.Bool("download", true))
+	}
+	if info.err != nil {
+		attrs = append(attrs, slog.String("error",
+			truncate(info.err.Message, maxLogText)))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// clientKey returns the client key of r for the access log: the
+// limiter's key when there is a limiter, and the peer address otherwise.
+func (s *Server) clientKey(r *http.Request) string {
+	if s.cfg.Limiter != nil {
+		return s.cfg.Limiter.ClientKey(r)
+	}
+	return clientAddr(r)
 }
 
 // routePattern returns the route that matched r, or "unmatched". It is

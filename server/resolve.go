@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,7 +16,8 @@ import (
 
 // handleResolve answers a download request for one file.
 //
-// GET answers 302 to a pre-signed URL with an empty body. HEAD answers
+// GET responds with 302 to a pre-signed URL and an empty body, or with 200
+// and the URL in JSON when the query has redirect=false. HEAD answers
 // 200 with the file's size and metadata and no Location, because the URL
 // is signed for GET and S3 rejects it for HEAD. A zero-byte file is
 // answered inline with 200, because S3 answers any Range on an empty
@@ -36,6 +36,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setModel(r, m.ID)
+	setFileRequest(r)
 
 	h := w.Header()
 	h.Set("X-Repo-Commit", commit)
@@ -50,7 +51,9 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", "no-store")
 
-	if r.Method == http.MethodHead || f.Size == 0 {
+	urlOnly := r.Method == http.MethodGet &&
+		r.URL.Query().Get("redirect") == "false"
+	if r.Method == http.MethodHead || f.Size == 0 && !urlOnly {
 		s.answerInline(w, r, m, f)
 		return
 	}
@@ -62,12 +65,15 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, presignError(err))
 		return
 	}
-	h.Set("Location", u.URL)
+	// The time the URL really stops working: its X-Amz-Expires, or its
+	// credentials' expiry less the margin when that is sooner.
 	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
-	w.WriteHeader(http.StatusFound)
-	if wholeDownload(r) {
-		s.metrics.download(m.ID)
+	if urlOnly {
+		answerURL(w, f, u)
+		return
 	}
+	h.Set("Location", u.URL)
+	w.WriteHeader(http.StatusFound)
 }
 
 // reprDigest formats a SHA-256 as an RFC 9530 Repr-Digest field value.
@@ -87,28 +93,6 @@ func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet && wholeDownload(r) {
-		s.metrics.download(m.ID)
-	}
-}
-
-// wholeDownload reports whether a GET starts a download of the whole
-// file: it has no Range, or a Range from byte 0 other than the one-byte
-// probe "bytes=0-0" that the JavaScript client sends first.
-func wholeDownload(r *http.Request) bool {
-	if r.Method != http.MethodGet {
-		return false
-	}
-	rng := strings.TrimSpace(r.Header.Get("Range"))
-	if rng == "" {
-		return true
-	}
-	spec, ok := strings.CutPrefix(rng, "bytes=")
-	if !ok {
-		return false
-	}
-	spec = strings.TrimSpace(spec)
-	return strings.HasPrefix(spec, "0-") && spec != "0-0"
 }
 
 // lookupFile finds the model, revision and file of fr in the catalog.

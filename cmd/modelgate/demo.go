@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -47,6 +44,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	o.aws.Endpoint = s3srv.URL
 	o.aws.PathStyle = true
 	o.aws.RoleARN = ""
+	o.skipWriteCheck = true
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
 		return 2
@@ -63,9 +61,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	awsCfg := aws.Config{Region: o.aws.Region, Credentials: creds}
 
 	printDemoHelp(stdout, o.listen)
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx := signalContext()
 	if err := serve(ctx, &o, log, awsCfg, creds); err != nil {
 		log.Error("modelgate stopped with an error", "err", err)
 		return 1
