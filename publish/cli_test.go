@@ -152,8 +152,13 @@ func startCommand(tb testing.TB, cmd *exec.Cmd) (<-chan struct{},
 	func() string,
 ) {
 	tb.Helper()
-	var out lockedBuffer
-	cmd.Stderr = &out
+	path := filepath.Join(tb.TempDir(), "stderr")
+	out, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer out.Close() // the child keeps its own descriptor
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", cmd.Path, err)
 	}
@@ -166,25 +171,10 @@ func startCommand(tb testing.TB, cmd *exec.Cmd) (<-chan struct{},
 		cmd.Process.Kill()
 		<-exited
 	})
-	return exited, out.String
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return exited, func() string {
+		data, _ := os.ReadFile(path)
+		return string(data)
+	}
 }
 
 // throttledProxy forwards TCP connections to an S3 endpoint, sending
