@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs modelgate's whole test suite: go vet, the unit tests, and the
 # integration tests against a real S3 server (SeaweedFS with STS), which
-# the suite builds on first use and caches under ~/.cache/modelgate.
+# the suite builds on first use and caches under ~/.cache/modelgate. The
+# browser tests use Debian's chromium package, installed here when
+# missing (this needs root, as on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +55,13 @@ install_js_client() {
 	echo "$want" >"$stamp"
 }
 install_js_client
+
+# Debian's chromium runs the browser tests of the HTML pages headless.
+echo "== chromium for the browser tests (installed once)"
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium
+fi
 
 echo "== go test"
 go test -count=1 -timeout 40m ./...

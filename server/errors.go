@@ -57,8 +57,10 @@ func errorf(status int, code, msg string) *Error {
 	return &Error{Status: status, Code: code, Message: msg}
 }
 
-// writeError sends err to the client as JSON. An error that is not an
-// *Error becomes a 500 whose detail is logged and not sent.
+// writeError sends err to the client as JSON, or as an HTML page when the
+// request's Accept header prefers HTML, as a browser's does. Both carry
+// the same status and X-Error-* headers. An error that is not an *Error
+// becomes a 500 whose detail is logged and not sent.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	err error,
 ) {
@@ -82,7 +84,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	}
 
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Error-Code", errorCode(e))
@@ -93,6 +94,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(ceilSeconds(e.RetryAfter)))
 	}
+	if prefersHTML(r.Header.Get("Accept")) {
+		s.writeErrorPage(w, r, e)
+		return
+	}
+	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
 		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})

@@ -54,6 +54,11 @@ type Config struct {
 	// Limiter, when set, rate-limits clients.
 	Limiter Limiter
 
+	// CORSOrigins are the origins whose scripts may read the API and
+	// download responses, as ParseOrigins returns them. Empty means
+	// every origin ("*").
+	CORSOrigins []string
+
 	// Ready, when set, is consulted by /readyz after the catalog check.
 	// A non-nil error makes the gateway not ready, with its text as the
 	// reason.
@@ -76,6 +81,12 @@ func (c Config) Validate() error {
 	if c.PageSize < 0 || c.PageSize > 10000 {
 		return fmt.Errorf("page size %d is outside 1..10000", c.PageSize)
 	}
+	if len(c.CORSOrigins) > 0 {
+		list := strings.Join(c.CORSOrigins, ",")
+		if _, err := ParseOrigins(list); err != nil {
+			return fmt.Errorf("CORS origins: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -88,6 +99,9 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 	router  chi.Router
+
+	pages      *pageSet
+	corsPolicy *corsPolicy
 }
 
 // New returns a server that looks files up in cat and signs URLs with
@@ -110,13 +124,20 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		cfg.Now = time.Now
 	}
 
+	pages, err := newPageSet()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+
 	s := &Server{
-		cfg:     cfg,
-		cat:     cat,
-		signer:  signer,
-		log:     cfg.Logger,
-		metrics: cfg.Metrics,
-		now:     cfg.Now,
+		cfg:        cfg,
+		cat:        cat,
+		signer:     signer,
+		log:        cfg.Logger,
+		metrics:    cfg.Metrics,
+		now:        cfg.Now,
+		pages:      pages,
+		corsPolicy: newCORSPolicy(cfg.CORSOrigins),
 	}
 	s.router = s.routes()
 	return s, nil
@@ -129,6 +150,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // routes builds the router. Routing runs on the escaped path, and each
 // handler decodes its parameters segment by segment.
+//
+// The HTML pages share the path space with the models: "/{org}/{name}"
+// is a model's page. The fixed routes take precedence, so the pages and
+// downloads of models in an organisation named "api", and of the model
+// "-/static", cannot be reached.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic)
@@ -141,8 +167,15 @@ func (s *Server) routes() chi.Router {
 		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	}
 
+	r.Get(staticPrefix+"{file}", s.handleStatic)
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.limit(budgetAPI))
+		r.Get("/", s.handleIndexPage)
+		r.Get("/{org}/{name}", s.handleModelPage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.cors, s.limit(budgetAPI))
 		r.Get("/api/models", s.handleListModels)
 		r.Get("/api/models/{org}/{name}", s.handleModelInfo)
 		r.Get("/api/models/{org}/{name}/revision/{rev}",
@@ -154,11 +187,14 @@ func (s *Server) routes() chi.Router {
 		r.HandleFunc("/api/*", s.handleUnknownAPI)
 		r.Head("/{org}/{name}/raw/{rev}/*", s.handleResolve)
 		r.Get("/{org}/{name}/raw/{rev}/*", s.handleResolve)
+		r.Options("/api/*", s.handlePreflight)
+		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.limit(budgetDownload))
+		r.Use(s.cors, s.limit(budgetDownload))
 		r.Get("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
 		r.Head("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
 	})
 	return r
 }
