@@ -36,9 +36,10 @@ func benchFilePath(f int) string {
 		benchFilesPerModel)
 }
 
-// generatedLister lists the benchmark bucket in pages of 1,000 keys. It
-// builds every key and ETag afresh for each page, as the SDK's response
-// decoder does, so that a snapshot's memory includes its strings.
+// generatedLister lists the benchmark bucket in pages of MaxKeys keys.
+// It builds every key and ETag afresh for each page, as the SDK's
+// response decoder does, so that a snapshot's memory includes its
+// strings.
 type generatedLister struct{}
 
 func (generatedLister) ListObjectsV2(ctx context.Context,
@@ -75,6 +76,15 @@ func (generatedLister) ListObjectsV2(ctx context.Context,
 		out.NextContinuationToken = aws.String(strconv.Itoa(end))
 	}
 	return out, nil
+}
+
+// GetObject fails, because the benchmark bucket has no manifests, so
+// the catalog never reads an object.
+func (generatedLister) GetObject(ctx context.Context, in *s3.GetObjectInput,
+	_ ...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, fmt.Errorf("GetObject %s: the benchmark bucket has no "+
+		"manifests", aws.ToString(in.Key))
 }
 
 // loadBenchSnapshot lists the benchmark bucket into a new snapshot.

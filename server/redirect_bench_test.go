@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/modelgate/modelgate/catalog"
+	"github.com/modelgate/modelgate/ratelimit"
 	"github.com/modelgate/modelgate/server"
 )
 
@@ -31,7 +32,8 @@ func benchPath(m, f int) string {
 
 // newBenchGateway returns the gateway's handler as modelgate serve
 // builds it: metrics on, the access log in JSON at info level to
-// logOut, and a catalog of benchModels models of benchFiles files.
+// logOut, a rate limiter whose limits are never reached, and a catalog
+// of benchModels models of benchFiles files.
 func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
 	b.Helper()
 	mod := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -65,11 +67,43 @@ func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
 		b.Fatalf("Refresh: %v", err)
 	}
 	srv, err := server.New(server.Config{Logger: logger,
-		Metrics: metrics}, cat, newTestSigner(b))
+		Metrics: metrics, Limiter: newBenchLimiter(b)}, cat,
+		newTestSigner(b))
 	if err != nil {
 		b.Fatalf("server.New: %v", err)
 	}
 	return srv
+}
+
+// benchLimiter adapts a ratelimit.Limiter to server.Limiter, as
+// modelgate serve does.
+type benchLimiter struct{ lim *ratelimit.Limiter }
+
+func newBenchLimiter(b *testing.B) benchLimiter {
+	b.Helper()
+	high := ratelimit.Limit{Rate: ratelimit.MaxRate,
+		Burst: ratelimit.MaxBurst}
+	lim, err := ratelimit.New(ratelimit.Config{Download: high, API: high},
+		time.Now)
+	if err != nil {
+		b.Fatalf("ratelimit.New: %v", err)
+	}
+	return benchLimiter{lim}
+}
+
+func (l benchLimiter) Allow(r *http.Request, download bool,
+) server.LimitDecision {
+	budget := ratelimit.API
+	if download {
+		budget = ratelimit.Download
+	}
+	d := l.lim.Allow(r, budget)
+	return server.LimitDecision{Client: d.Key.String(), Allowed: d.Allowed,
+		RetryAfter: d.RetryAfter, SetHeaders: d.SetHeaders}
+}
+
+func (l benchLimiter) ClientKey(r *http.Request) string {
+	return l.lim.ClientKey(r).String()
 }
 
 // discardWriter is a ResponseWriter that keeps the status and drops
@@ -98,13 +132,13 @@ func benchRedirects(b *testing.B, h http.Handler) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
+		r := reqs[i%len(reqs)]
+		i++
 		clear(w.header)
 		w.status = 0
-		h.ServeHTTP(w, reqs[i%len(reqs)])
-		i++
+		h.ServeHTTP(w, r)
 		if w.status != http.StatusFound {
-			b.Fatalf("GET %s = %d, want 302", reqs[i%len(reqs)].URL,
-				w.status)
+			b.Fatalf("GET %s = %d, want 302", r.URL, w.status)
 		}
 	}
 }
@@ -117,7 +151,7 @@ func BenchmarkRedirect(b *testing.B) {
 	benchRedirects(b, newBenchGateway(b, io.Discard))
 }
 
-// BenchmarkStaticRedirect measures a chi router that answers the same
+// BenchmarkStaticRedirect measures a chi router that responds to the same
 // route with a fixed 302: the floor under BenchmarkRedirect.
 func BenchmarkStaticRedirect(b *testing.B) {
 	r := chi.NewRouter()

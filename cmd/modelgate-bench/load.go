@@ -32,8 +32,8 @@ type loadConfig struct {
 	Timeout time.Duration
 }
 
-// loadSample is what the load generator recorded between two calls of
-// Drain.
+// loadSample holds the responses, errors and latencies that the load
+// generator recorded between two calls of Drain.
 type loadSample struct {
 	// Elapsed is the time between the two calls.
 	Elapsed time.Duration
@@ -61,7 +61,7 @@ func (s *loadSample) Responses() int64 {
 }
 
 // loadGenerator sends GET requests over keep-alive HTTP/1.1 connections
-// as fast as the server answers them, at a fixed concurrency. It does
+// as fast as the server responds, at a fixed concurrency. It does
 // not follow redirects. Every request runs from Start until Stop, and
 // Drain reads out what has been recorded since the previous Drain.
 type loadGenerator struct {

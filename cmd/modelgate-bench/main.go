@@ -1,5 +1,5 @@
 // Command modelgate-bench measures the cost of a modelgate download
-// redirect against a server that answers every request with a fixed
+// redirect against a server that responds to every request with a fixed
 // redirect, and checks the gateway for growth under sustained load.
 //
 // Usage:

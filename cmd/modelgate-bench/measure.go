@@ -60,11 +60,11 @@ type measurement struct {
 
 	// Responses counts the responses of the measured phase, and
 	// Redirects those that were 302.
-	Responses int64         `json:"responses"`
-	Redirects int64         `json:"redirects"`
-	Statuses  map[int]int64 `json:"statuses"`
-	Errors    int64         `json:"errors"`
-	LastError string        `json:"first_error,omitempty"`
+	Responses  int64         `json:"responses"`
+	Redirects  int64         `json:"redirects"`
+	Statuses   map[int]int64 `json:"statuses"`
+	Errors     int64         `json:"errors"`
+	FirstError string        `json:"first_error,omitempty"`
 
 	Seconds           float64 `json:"seconds"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
@@ -147,7 +147,7 @@ func summarize(name string, s loadSample, before, after serverSnapshot,
 		Max:       micros(lat.Max),
 	}
 	if s.FirstError != nil {
-		m.LastError = s.FirstError.Error()
+		m.FirstError = s.FirstError.Error()
 	}
 	if n == 0 {
 		return m

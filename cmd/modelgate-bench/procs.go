@@ -155,6 +155,11 @@ func startModelgate(cfg modelgateConfig) (*child, error) {
 		// The in-memory S3 server authorises every request, so the
 		// start-up check finds the credentials able to write.
 		"--allow-write-credentials",
+		// Limits far above the load, which comes from one client
+		// address, so that the limiter runs on every request but never
+		// rejects one.
+		"--rate-download", "1000000", "--burst-download", "1000000",
+		"--rate-api", "1000000", "--burst-api", "1000000",
 	}
 	args = append(args, cfg.ExtraArgs...)
 	cmd := exec.Command(cfg.Binary, args...)
@@ -201,7 +206,7 @@ func freeLoopbackAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// waitReady polls url every 5ms until it answers 200 OK, c exits or
+// waitReady polls url every 5ms until it returns 200 OK, c exits or
 // timeout passes. It returns the time from the start of c and the
 // body of the first 200.
 func waitReady(ctx context.Context, c *child, client *http.Client,
@@ -227,7 +232,7 @@ func waitReady(ctx context.Context, c *child, client *http.Client,
 	}
 }
 
-// probe reports whether GET url answers 200 OK, with its body.
+// probe reports whether GET url returns 200 OK, and returns the body.
 func probe(ctx context.Context, client *http.Client, url string) (
 	[]byte, bool,
 ) {

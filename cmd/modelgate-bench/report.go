@@ -208,9 +208,9 @@ func writeComparison(w io.Writer, s, m measurement) {
 	row("failed requests", "%.0f", float64(s.Errors), float64(m.Errors))
 	tw.Flush()
 	for _, x := range []measurement{s, m} {
-		if x.LastError != "" {
+		if x.FirstError != "" {
 			fmt.Fprintf(w, "%s: first failed request: %s\n", x.Name,
-				x.LastError)
+				x.FirstError)
 		}
 	}
 	fmt.Fprintln(w)

@@ -27,7 +27,7 @@ type compareOptions struct {
 func runCompare(args []string, stdout, stderr io.Writer) int {
 	var o compareOptions
 	fs := newFlagSet("run", "Measure modelgate's download redirects "+
-		"against a server that answers every request with a fixed "+
+		"against a server that responds to every request with a fixed "+
 		"redirect, under the same load.", stderr)
 	o.register(fs, commandDefaults{warmup: 3 * time.Second,
 		duration: 10 * time.Second, refresh: 24 * time.Hour})
@@ -66,7 +66,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	writeTable(table, rep)
 	if !rep.AllRedirects {
 		fmt.Fprintln(stderr, "modelgate-bench run: some requests failed "+
-			"or were not answered with 302; see the statuses")
+			"or got a status other than 302; see the statuses")
 		return 1
 	}
 	return 0

@@ -31,7 +31,7 @@ func (o *staticOptions) register(fs *flag.FlagSet) {
 }
 
 // runStatic implements "modelgate-bench static": the baseline server.
-// It answers every request with the same 302, except GET /metrics,
+// It responds to every request with the same 302, except GET /metrics,
 // which reports the runtime metrics that the gateway's /metrics also
 // has. It prints "listening on ADDR" on stdout once it accepts
 // connections, and stops on SIGTERM or SIGINT.
