@@ -48,7 +48,9 @@ func (o *gatewayOptions) register(fs *flag.FlagSet, d commandDefaults) {
 		"file that receives the gateway's log and access log; empty "+
 			"means a file in a temporary directory, deleted at the end")
 	fs.StringVar(&o.modelgateArgs, "modelgate-args", "",
-		"extra flags for modelgate serve, separated by spaces")
+		"extra flags for modelgate serve, separated by spaces; they "+
+			"come last, so they override the bench's own settings, "+
+			"such as --log-level=warn to turn the access log off")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 2*time.Minute,
 		"time the gateway gets to load its catalog and become ready")
 	fs.IntVar(&o.load.concurrency, "concurrency", 16,

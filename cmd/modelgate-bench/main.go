@@ -14,10 +14,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 const usage = `modelgate-bench measures modelgate's download redirects.
@@ -66,4 +70,30 @@ func newFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseCommand parses args into fs and validates them. When the command
+// must not run, it returns false and the exit code: 0 after --help, 2
+// for invalid flags, whose error it has printed.
+func parseCommand(fs *flag.FlagSet, args []string, validate func() error,
+	stderr io.Writer,
+) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if err := validate(); err != nil {
+		fmt.Fprintf(stderr, "modelgate-bench %s: %v\n", fs.Name(), err)
+		return 2, false
+	}
+	return 0, true
+}
+
+// signalContext returns a context that SIGTERM or SIGINT cancels, so
+// that an interrupted run still stops the servers it started.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM,
+		syscall.SIGINT)
 }

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 )
 
@@ -36,19 +32,11 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 			"the median round by requests per second")
 	fs.BoolVar(&o.json, "json", false,
 		"write the report as JSON to stdout, and the table to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate-bench run: %v\n", err)
-		return 2
+	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
+		return code
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signalContext()
 	defer stop()
 	rep, err := compare(ctx, &o, stderr)
 	if err != nil {

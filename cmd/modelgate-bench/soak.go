@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -47,24 +44,11 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.tolerance, "tolerance", 0.10,
 		"largest growth, as a fraction, of the last third's mean over "+
 			"the first third's that counts as stable")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate-bench soak: %v\n", err)
-		return 2
-	}
-	if o.interval <= 0 || o.tolerance < 0 {
-		fmt.Fprintln(stderr, "modelgate-bench soak: --sample-interval "+
-			"must be positive and --tolerance must not be negative")
-		return 2
+	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
+		return code
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signalContext()
 	defer stop()
 	machine := readMachineInfo()
 	points, gw, err := soak(ctx, &o, stderr)
@@ -85,6 +69,14 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func (o *soakOptions) validate() error {
+	if o.interval <= 0 || o.tolerance < 0 {
+		return errors.New("--sample-interval must be positive and " +
+			"--tolerance must not be negative")
+	}
+	return o.gatewayOptions.validate()
 }
 
 type soakFacts struct{ loadS3 int64 }

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -30,6 +28,13 @@ func (o *staticOptions) register(fs *flag.FlagSet) {
 		"Location of every redirect")
 }
 
+func (o *staticOptions) validate() error {
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
+	}
+	return nil
+}
+
 // runStatic implements "modelgate-bench static": the baseline server.
 // It responds to every request with the same 302, except GET /metrics,
 // which reports the runtime metrics that the gateway's /metrics also
@@ -40,11 +45,8 @@ func runStatic(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("static", "Serve a fixed 302 redirect for every "+
 		"request: the baseline for the gateway.", stderr)
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
+		return code
 	}
 
 	ln, err := net.Listen("tcp", o.listen)
@@ -64,8 +66,7 @@ func runStatic(args []string, stdout, stderr io.Writer) int {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signalContext()
 	defer stop()
 	go func() {
 		<-ctx.Done()
