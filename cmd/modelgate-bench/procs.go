@@ -162,6 +162,7 @@ func startModelgate(cfg modelgateConfig) (*child, error) {
 		"--rate-api", "1000000", "--burst-api", "1000000",
 	}
 	args = append(args, cfg.ExtraArgs...)
+
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Env = modelgateEnv(os.Environ())
 	cmd.Stdout = cfg.Log

@@ -183,6 +183,8 @@ func verdict(ok bool) string {
 	return "MISSED"
 }
 
+// writeComparison prints one row per figure of both servers, with the
+// ratio of the gateway's figure to the static server's.
 func writeComparison(w io.Writer, s, m measurement) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tstatic\tmodelgate\tratio\t")
@@ -190,6 +192,7 @@ func writeComparison(w io.Writer, s, m measurement) {
 		fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%.2f\t\n", name, a, b,
 			ratio(b, a))
 	}
+
 	row("requests/s", "%.0f", s.RequestsPerSecond, m.RequestsPerSecond)
 	row("p50 latency (µs)", "%.0f", s.P50, m.P50)
 	row("p99 latency (µs)", "%.0f", s.P99, m.P99)
@@ -199,14 +202,17 @@ func writeComparison(w io.Writer, s, m measurement) {
 	row("load generator CPU/request (µs)", "%.2f", s.ClientCPUPerRequest,
 		m.ClientCPUPerRequest)
 	row("allocs/request", "%.1f", s.AllocsPerRequest, m.AllocsPerRequest)
+
 	row("RSS idle (MiB)", "%.1f", mib(s.RSSIdle), mib(m.RSSIdle))
 	row("RSS under load (MiB)", "%.1f", mib(s.RSSLoad), mib(m.RSSLoad))
 	row("RSS peak, VmHWM (MiB)", "%.1f", mib(s.HWM), mib(m.HWM))
+
 	row("responses", "%.0f", float64(s.Responses), float64(m.Responses))
 	row("non-302 responses", "%.0f", float64(s.Responses-s.Redirects),
 		float64(m.Responses-m.Redirects))
 	row("failed requests", "%.0f", float64(s.Errors), float64(m.Errors))
 	tw.Flush()
+
 	for _, x := range []measurement{s, m} {
 		if x.FirstError != "" {
 			fmt.Fprintf(w, "%s: first failed request: %s\n", x.Name,

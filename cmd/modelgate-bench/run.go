@@ -135,7 +135,7 @@ func compare(ctx context.Context, o *compareOptions, stderr io.Writer) (
 	return rep, nil
 }
 
-// sampleLocation asks the gateway for one redirect and returns its
+// sampleLocation requests one redirect from the gateway and returns its
 // Location, so that the baseline sends a URL of the same length.
 func sampleLocation(ctx context.Context, client *http.Client,
 	t target,
