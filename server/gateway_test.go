@@ -78,6 +78,13 @@ func (l *listStub) ListObjectsV2(ctx context.Context,
 	return out, nil
 }
 
+// GetObject finds no object: the stub lists no manifests.
+func (l *listStub) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
+}
+
 // denyLimiter allows every request except those for which deny returns
 // true.
 type denyLimiter struct {

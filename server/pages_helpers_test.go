@@ -30,7 +30,7 @@ type pageObject struct {
 	size int64
 }
 
-// pageLister is a ListAPI that returns its objects in one page.
+// pageLister is a catalog.API that returns its objects in one page.
 type pageLister struct {
 	objects []types.Object
 }
@@ -53,6 +53,13 @@ func (l *pageLister) ListObjectsV2(ctx context.Context,
 ) (*s3.ListObjectsV2Output, error) {
 	return &s3.ListObjectsV2Output{Contents: l.objects,
 		IsTruncated: aws.Bool(false)}, nil
+}
+
+// GetObject finds no object: the lister has no manifests.
+func (l *pageLister) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
 }
 
 // stubPresigner signs nothing: it returns a URL that names the key and
