@@ -131,13 +131,30 @@ func BenchmarkAllowParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkSetHeaders measures the header fields of a decision from
+// Allow: the first request of a client, and a rejected one.
 func BenchmarkSetHeaders(b *testing.B) {
-	l, _ := newTestLimiter(b, testConfig())
-	d := l.Allow(newRequest(b, "192.0.2.1:1"), Download)
-	h := http.Header{}
-	b.ReportAllocs()
-	for b.Loop() {
-		d.SetHeaders(h)
+	tests := []struct {
+		name     string
+		requests int // the decision of the last one is benchmarked
+	}{
+		{"allowed", 1},
+		{"rejected", testConfig().Download.Burst + 1},
+	}
+	for _, tc := range tests {
+		b.Run(tc.name, func(b *testing.B) {
+			l, _ := newTestLimiter(b, testConfig())
+			r := newRequest(b, "192.0.2.1:1")
+			var d Decision
+			for range tc.requests {
+				d = l.Allow(r, Download)
+			}
+			h := http.Header{}
+			b.ReportAllocs()
+			for b.Loop() {
+				d.SetHeaders(h)
+			}
+		})
 	}
 }
 

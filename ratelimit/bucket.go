@@ -11,7 +11,7 @@ type bucketParams struct {
 	limit  Limit
 	rate   float64 // tokens per second
 	burst  float64
-	policy string // RateLimit-Policy value, see policyValue
+	fields *fieldValues
 }
 
 func newBucketParams(l Limit) bucketParams {
@@ -19,7 +19,7 @@ func newBucketParams(l Limit) bucketParams {
 		limit:  l,
 		rate:   l.Rate,
 		burst:  float64(l.Burst),
-		policy: policyValue(l),
+		fields: newFieldValues(l),
 	}
 }
 

@@ -1,11 +1,11 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -101,9 +101,8 @@ type Config struct {
 	IdleTimeout time.Duration
 }
 
-// Validate returns an error naming the first invalid setting and its allowed
-// range, or nil. It never includes a token hash beyond its first 8 hex
-// digits.
+// Validate returns a [*ConfigError] for the first invalid setting, or nil.
+// The error never includes a token hash beyond its first 8 hex digits.
 func (c Config) Validate() error {
 	if err := c.Download.validate("Download"); err != nil {
 		return err
@@ -126,18 +125,22 @@ func (c Config) Validate() error {
 func (c Config) validateSizes() error {
 	if c.IPv6Prefix != 0 &&
 		(c.IPv6Prefix < MinIPv6Prefix || c.IPv6Prefix > 128) {
-		return fmt.Errorf("invalid IPv6Prefix %d: want 0 (default %d) "+
-			"or a prefix length from %d to 128",
-			c.IPv6Prefix, DefaultIPv6Prefix, MinIPv6Prefix)
+		return &ConfigError{Field: "IPv6Prefix",
+			Value: strconv.Itoa(c.IPv6Prefix),
+			Reason: fmt.Sprintf("want 0 (default %d) or a prefix length "+
+				"from %d to 128", DefaultIPv6Prefix, MinIPv6Prefix)}
 	}
 	if c.MaxClients < 0 || c.MaxClients > MaxClientsLimit {
-		return fmt.Errorf("invalid MaxClients %d: want 0 (default %d) "+
-			"or a count from 1 to %d",
-			c.MaxClients, DefaultMaxClients, MaxClientsLimit)
+		return &ConfigError{Field: "MaxClients",
+			Value: strconv.Itoa(c.MaxClients),
+			Reason: fmt.Sprintf("want 0 (default %d) or a count from 1 to %d",
+				DefaultMaxClients, MaxClientsLimit)}
 	}
 	if c.IdleTimeout < 0 {
-		return fmt.Errorf("invalid IdleTimeout %v: want 0 (default %v) "+
-			"or a positive duration", c.IdleTimeout, DefaultIdleTimeout)
+		return &ConfigError{Field: "IdleTimeout",
+			Value: c.IdleTimeout.String(),
+			Reason: fmt.Sprintf("want 0 (default %v) or a positive duration",
+				DefaultIdleTimeout)}
 	}
 	return nil
 }
@@ -151,12 +154,13 @@ func (l Limit) validate(name string) error {
 // or burstName.
 func validateLimit(l Limit, rateName, burstName string) error {
 	if math.IsNaN(l.Rate) || l.Rate < MinRate || l.Rate > MaxRate {
-		return fmt.Errorf("invalid %s %v: want tokens per second "+
-			"from %v to %d", rateName, l.Rate, MinRate, MaxRate)
+		return &ConfigError{Field: rateName, Value: fmt.Sprint(l.Rate),
+			Reason: fmt.Sprintf("want tokens per second from %v to %d",
+				MinRate, MaxRate)}
 	}
 	if l.Burst < 1 || l.Burst > MaxBurst {
-		return fmt.Errorf("invalid %s %d: want a token count "+
-			"from 1 to %d", burstName, l.Burst, MaxBurst)
+		return &ConfigError{Field: burstName, Value: strconv.Itoa(l.Burst),
+			Reason: fmt.Sprintf("want a token count from 1 to %d", MaxBurst)}
 	}
 	return nil
 }
@@ -166,11 +170,13 @@ func validateTiers(tiers map[string]Tier) error {
 		t := tiers[name]
 		setting := fmt.Sprintf("Tiers[%q]", name)
 		if name == "" {
-			return errors.New("invalid Tiers: a tier name is empty")
+			return &ConfigError{Field: "Tiers",
+				Reason: "a tier name is empty"}
 		}
 		if t.Name != name {
-			return fmt.Errorf("invalid %s.Name %q: want the map key %q",
-				setting, t.Name, name)
+			return &ConfigError{Field: setting + ".Name",
+				Value:  strconv.Quote(t.Name),
+				Reason: "want the map key " + strconv.Quote(name)}
 		}
 		if err := t.Download.validate(setting + ".Download"); err != nil {
 			return err
@@ -185,8 +191,8 @@ func validateTiers(tiers map[string]Tier) error {
 func validateTokens(tokens map[[32]byte]string, tiers map[string]Tier) error {
 	for sum, tier := range tokens {
 		if _, ok := tiers[tier]; !ok {
-			return fmt.Errorf("invalid Tokens[%s…]: tier %q not found "+
-				"in Tiers", shortHash(sum), tier)
+			return &ConfigError{Field: "Tokens[" + shortHash(sum) + "…]",
+				Reason: fmt.Sprintf("tier %q not found in Tiers", tier)}
 		}
 	}
 	return nil
@@ -195,11 +201,38 @@ func validateTokens(tokens map[[32]byte]string, tiers map[string]Tier) error {
 func validateProxies(proxies []netip.Prefix) error {
 	for i, p := range proxies {
 		if !p.IsValid() {
-			return fmt.Errorf("invalid TrustedProxies[%d] %v: want a "+
-				"CIDR prefix such as 10.0.0.0/8", i, p)
+			return &ConfigError{
+				Field:  "TrustedProxies[" + strconv.Itoa(i) + "]",
+				Value:  p.String(),
+				Reason: "want a CIDR prefix such as 10.0.0.0/8"}
 		}
 	}
 	return nil
+}
+
+// ConfigError is an invalid setting, as [Config.Validate] reports it.
+// [LoadTokenFile] wraps one for an invalid limit in a tier.
+type ConfigError struct {
+	// Field is the setting: a field path of Config such as
+	// "Download.Rate" or `Tiers["gold"].API.Burst`, or the JSON path in a
+	// token file such as "download.rate".
+	Field string
+
+	// Value is the invalid value as text. It is empty when the message
+	// would not show it.
+	Value string
+
+	// Reason says what is wrong, usually "want" and the valid values.
+	Reason string
+}
+
+// Error returns "invalid FIELD VALUE: REASON", without VALUE when it is
+// empty.
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return "invalid " + e.Field + ": " + e.Reason
+	}
+	return "invalid " + e.Field + " " + e.Value + ": " + e.Reason
 }
 
 // withDefaults returns c with the zero sizes replaced by the defaults.

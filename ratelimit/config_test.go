@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"math"
 	"net/netip"
 	"slices"
@@ -72,6 +73,45 @@ func TestConfigValidate(t *testing.T) {
 					tc.want)
 			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
 				t.Errorf("Validate() = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigErrorFields checks the parts of the error, which callers use
+// to name the setting in their own terms.
+func TestConfigErrorFields(t *testing.T) {
+	valid := Limit{Rate: 1, Burst: 1}
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   ConfigError
+	}{
+		{"download rate", func(c *Config) { c.Download.Rate = 0 },
+			ConfigError{Field: "Download.Rate", Value: "0",
+				Reason: "want tokens per second from 0.001 to 1000000"}},
+		{"API burst", func(c *Config) { c.API.Burst = -1 },
+			ConfigError{Field: "API.Burst", Value: "-1",
+				Reason: "want a token count from 1 to 1000000"}},
+		{"IPv6 prefix", func(c *Config) { c.IPv6Prefix = 200 },
+			ConfigError{Field: "IPv6Prefix", Value: "200",
+				Reason: "want 0 (default 64) or a prefix length from 32 " +
+					"to 128"}},
+		{"empty tier name", func(c *Config) {
+			c.Tiers = map[string]Tier{"": {Download: valid, API: valid}}
+		}, ConfigError{Field: "Tiers", Reason: "a tier name is empty"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Download: valid, API: valid}
+			tc.modify(&cfg)
+			err := cfg.Validate()
+			var got *ConfigError
+			if !errors.As(err, &got) {
+				t.Fatalf("Validate() = %v, want a *ConfigError", err)
+			}
+			if *got != tc.want {
+				t.Errorf("Validate() = %+v, want %+v", *got, tc.want)
 			}
 		})
 	}

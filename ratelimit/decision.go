@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -36,7 +35,9 @@ type Decision struct {
 	// the bucket that all untracked new clients share.
 	Overflow bool
 
-	policy string
+	// fields are the header values of Limit made by New, or nil in a
+	// Decision that Allow did not return.
+	fields *fieldValues
 }
 
 // SetHeaders sets the rate-limit fields named in
@@ -52,19 +53,29 @@ type Decision struct {
 //
 // A client that sends at most B requests in any W seconds is never limited.
 // SetHeaders replaces existing values of these fields and removes a stale
-// Retry-After when the request was allowed.
+// Retry-After when the request was allowed. It omits RateLimit-Policy when
+// the Decision was not returned by [Limiter.Allow].
+//
+// A Decision from Allow sets values that New prepared and that all
+// responses share, so SetHeaders allocates nothing unless a number exceeds
+// both the burst and the refill window, or 1023. Change these fields with
+// the Header methods, never by writing into h[key][i].
 func (d Decision) SetHeaders(h http.Header) {
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit.Burst))
-	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.Reset), 10))
-	if d.policy != "" {
-		h.Set("RateLimit-Policy", d.policy)
+	v := d.fields
+	if v == nil {
+		v = &fieldValues{}
+	}
+	h[fieldLimit] = v.limitValue(d.Limit.Burst)
+	h[fieldRemaining] = v.number(int64(d.Remaining))
+	h[fieldReset] = v.number(ceilSeconds(d.Reset))
+	if v.policy != nil {
+		h[fieldPolicy] = v.policy
 	}
 	if d.Allowed {
-		h.Del("Retry-After")
+		delete(h, fieldRetryAfter)
 		return
 	}
-	h.Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter), 10))
+	h[fieldRetryAfter] = v.number(ceilSeconds(d.RetryAfter))
 }
 
 // decide takes one token from b at t and writes the outcome to d, leaving
@@ -77,7 +88,7 @@ func decide(d *Decision, b *bucket, p *bucketParams, t int64) {
 	d.Limit = p.limit
 	d.Remaining = max(0, int(tokens))
 	d.Reset = resetAfter(p, tokens)
-	d.policy = p.policy
+	d.fields = p.fields
 	if !ok {
 		d.RetryAfter = b.retryAfter(p, t, tokens)
 	}

@@ -91,7 +91,7 @@ type denyLimiter struct {
 	deny func(r *http.Request) bool
 }
 
-func (l denyLimiter) Allow(r *http.Request, download bool,
+func (l denyLimiter) Allow(h http.Header, r *http.Request, download bool,
 ) server.LimitDecision {
 	ok := l.deny == nil || !l.deny(r)
 	return server.LimitDecision{Client: l.ClientKey(r), Allowed: ok,

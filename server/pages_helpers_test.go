@@ -82,7 +82,7 @@ type recordingLimiter struct {
 	deny      bool
 }
 
-func (l *recordingLimiter) Allow(r *http.Request,
+func (l *recordingLimiter) Allow(h http.Header, r *http.Request,
 	download bool,
 ) server.LimitDecision {
 	l.mu.Lock()

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/modelgate/modelgate/ratelimit"
-	"github.com/modelgate/modelgate/server"
 )
 
 // limitOptions holds the rate-limit settings of "modelgate serve".
@@ -20,6 +19,9 @@ type limitOptions struct {
 	maxClients     int
 	idle           time.Duration
 	tokenFile      string
+
+	// cfg is the limiter's configuration, set by validate.
+	cfg ratelimit.Config
 }
 
 // register defines the rate-limit flags on fs.
@@ -49,16 +51,18 @@ func (o *limitOptions) register(fs *flag.FlagSet) {
 			"tiers; empty limits every client by address")
 }
 
-// newLimiter builds the limiter, or returns nil when limiting is off.
-func (o *limitOptions) newLimiter() (*ratelimit.Limiter, error) {
+// validate checks the rate-limit flags and reads the token file, so that
+// every invalid value stops the gateway at start-up. Errors name the flag.
+// With --rate-limit=false it checks nothing, because no other flag is used.
+func (o *limitOptions) validate() error {
 	if !o.enabled {
-		return nil, nil
+		return nil
 	}
 	proxies, err := ratelimit.ParseTrustedProxies(o.trustedProxies)
 	if err != nil {
-		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	cfg := ratelimit.Config{
+	o.cfg = ratelimit.Config{
 		Download:       o.download,
 		API:            o.api,
 		TrustedProxies: proxies,
@@ -69,11 +73,60 @@ func (o *limitOptions) newLimiter() (*ratelimit.Limiter, error) {
 	if o.tokenFile != "" {
 		tf, err := ratelimit.LoadTokenFile(o.tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("--token-file: %w", err)
+			return fmt.Errorf("--token-file: %w", err)
 		}
-		cfg.Tiers, cfg.Tokens = tf.Tiers, tf.Tokens
+		o.cfg.Tiers, o.cfg.Tokens = tf.Tiers, tf.Tokens
 	}
-	lim, err := ratelimit.New(cfg, time.Now)
+	if err := o.cfg.Validate(); err != nil {
+		return flagError(err)
+	}
+	return nil
+}
+
+// flagError rewrites an error of ratelimit.Config.Validate to name the
+// flag that sets the invalid field.
+func flagError(err error) error {
+	var ce *ratelimit.ConfigError
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("rate limits: %w", err)
+	}
+	name := limitFlag(ce.Field)
+	if name == "" {
+		return fmt.Errorf("rate limits: %w", err)
+	}
+	return &ratelimit.ConfigError{Field: "--" + name, Value: ce.Value,
+		Reason: ce.Reason}
+}
+
+// limitFlag returns the flag that sets a field of ratelimit.Config, or ""
+// for the fields that come from the token file.
+func limitFlag(field string) string {
+	switch field {
+	case "Download.Rate":
+		return "rate-download"
+	case "Download.Burst":
+		return "burst-download"
+	case "API.Rate":
+		return "rate-api"
+	case "API.Burst":
+		return "burst-api"
+	case "IPv6Prefix":
+		return "ipv6-prefix"
+	case "MaxClients":
+		return "max-clients"
+	case "IdleTimeout":
+		return "client-idle"
+	}
+	return ""
+}
+
+// newLimiter returns the limiter of the settings that validate checked,
+// or nil when limiting is off.
+func (o *limitOptions) newLimiter() (*ratelimit.Limiter, error) {
+	if !o.enabled {
+		return nil, nil
+	}
+	lim, err := ratelimit.New(o.cfg, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)
 	}
@@ -92,28 +145,4 @@ func sweepClients(ctx context.Context, lim *ratelimit.Limiter) {
 			lim.Sweep()
 		}
 	}
-}
-
-// serverLimiter adapts a ratelimit.Limiter to server.Limiter.
-type serverLimiter struct {
-	lim *ratelimit.Limiter
-}
-
-func (a serverLimiter) Allow(r *http.Request, download bool,
-) server.LimitDecision {
-	b := ratelimit.API
-	if download {
-		b = ratelimit.Download
-	}
-	d := a.lim.Allow(r, b)
-	return server.LimitDecision{
-		Client:     d.Key.String(),
-		Allowed:    d.Allowed,
-		RetryAfter: d.RetryAfter,
-		SetHeaders: d.SetHeaders,
-	}
-}
-
-func (a serverLimiter) ClientKey(r *http.Request) string {
-	return a.lim.ClientKey(r).String()
 }

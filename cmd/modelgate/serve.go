@@ -134,6 +134,9 @@ func (o *serveOptions) validate() error {
 	if err := o.validateExpiry(); err != nil {
 		return err
 	}
+	if err := o.limits.validate(); err != nil {
+		return err
+	}
 	o.signer.Bucket = o.bucket
 	o.signer.Region = o.aws.Region
 	o.signer.PathStyle = o.aws.PathStyle
@@ -269,7 +272,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	}
 	var limiter server.Limiter
 	if lim != nil {
-		limiter = serverLimiter{lim}
+		limiter = server.NewRateLimiter(lim)
 		metrics.TrackClients(lim.Tracked)
 		go sweepClients(ctx, lim)
 	}
