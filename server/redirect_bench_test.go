@@ -67,7 +67,7 @@ func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
 		b.Fatalf("Refresh: %v", err)
 	}
 	srv, err := server.New(server.Config{Logger: logger,
-		Metrics: metrics, Limiter: newBenchLimiter(b)}, cat,
+		Metrics: metrics, Limiter: newHighLimiter(b)}, cat,
 		newTestSigner(b))
 	if err != nil {
 		b.Fatalf("server.New: %v", err)
@@ -75,11 +75,10 @@ func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
 	return srv
 }
 
-// benchLimiter adapts a ratelimit.Limiter to server.Limiter, as
-// modelgate serve does.
-type benchLimiter struct{ lim *ratelimit.Limiter }
-
-func newBenchLimiter(b *testing.B) benchLimiter {
+// newHighLimiter returns the limiter of modelgate serve with the
+// highest limits it accepts, so that it decides every request of a
+// benchmark but never rejects one.
+func newHighLimiter(b *testing.B) server.Limiter {
 	b.Helper()
 	high := ratelimit.Limit{Rate: ratelimit.MaxRate,
 		Burst: ratelimit.MaxBurst}
@@ -88,34 +87,8 @@ func newBenchLimiter(b *testing.B) benchLimiter {
 	if err != nil {
 		b.Fatalf("ratelimit.New: %v", err)
 	}
-	return benchLimiter{lim}
+	return server.NewRateLimiter(lim)
 }
-
-func (l benchLimiter) Allow(r *http.Request, download bool,
-) server.LimitDecision {
-	budget := ratelimit.API
-	if download {
-		budget = ratelimit.Download
-	}
-	d := l.lim.Allow(r, budget)
-	return server.LimitDecision{Client: d.Key.String(), Allowed: d.Allowed,
-		RetryAfter: d.RetryAfter, SetHeaders: d.SetHeaders}
-}
-
-func (l benchLimiter) ClientKey(r *http.Request) string {
-	return l.lim.ClientKey(r).String()
-}
-
-// discardWriter is a ResponseWriter that keeps the status and drops
-// the body, so that a benchmark measures the handler alone.
-type discardWriter struct {
-	header http.Header
-	status int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.header }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 
 // benchRedirects serves GET requests for different files to h, and
 // fails unless each gets a 302.
@@ -127,15 +100,14 @@ func benchRedirects(b *testing.B, h http.Handler) {
 		r.RemoteAddr = "127.0.0.1:40000"
 		reqs = append(reqs, r)
 	}
-	w := &discardWriter{header: make(http.Header)}
+	w := &benchWriter{header: make(http.Header)}
 
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		r := reqs[i%len(reqs)]
 		i++
-		clear(w.header)
-		w.status = 0
+		w.reset()
 		h.ServeHTTP(w, r)
 		if w.status != http.StatusFound {
 			b.Fatalf("GET %s = %d, want 302", r.URL, w.status)
