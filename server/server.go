@@ -54,6 +54,11 @@ type Config struct {
 	// Limiter, when set, rate-limits clients.
 	Limiter Limiter
 
+	// MaxInFlight caps the requests handled at once. A request over the
+	// cap gets 503 with Retry-After at once; /healthz and /metrics are
+	// exempt. Zero means no cap.
+	MaxInFlight int
+
 	// Ready, when set, is consulted by /readyz after the catalog check.
 	// A non-nil error makes the gateway not ready, with its text as the
 	// reason.
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.PageSize < 0 || c.PageSize > 10000 {
 		return fmt.Errorf("page size %d is outside 1..10000", c.PageSize)
+	}
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("max in-flight %d is negative", c.MaxInFlight)
 	}
 	return nil
 }
@@ -131,7 +139,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler decodes its parameters segment by segment.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic)
+	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic,
+		s.capInFlight(s.cfg.MaxInFlight))
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
@@ -179,7 +188,13 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		"no route for "+r.Method+" "+r.URL.EscapedPath()))
 }
 
+// handleUnknownAPI answers 405 for an API route requested with a method
+// it does not serve, and 404 for a path no API route serves.
 func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
+	if len(s.allowedMethods(r.URL.EscapedPath())) > 0 {
+		s.writeError(w, r, s.methodNotAllowed(w, r))
+		return
+	}
 	s.writeError(w, r, errorf(http.StatusNotFound, "NotFound",
 		"unknown API endpoint "+r.URL.EscapedPath()))
 }
@@ -187,8 +202,7 @@ func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleMethodNotAllowed(w http.ResponseWriter,
 	r *http.Request,
 ) {
-	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "",
-		"method "+r.Method+" is not allowed here"))
+	s.writeError(w, r, s.methodNotAllowed(w, r))
 }
 
 // publicBase returns the base URL for absolute links in responses.

@@ -42,6 +42,7 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
+	maxInFlight       int
 }
 
 // register defines the serve flags on fs.
@@ -104,6 +105,16 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 		"time an idle keep-alive connection is kept open")
 	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", 64<<10,
 		"largest request header block accepted, in bytes")
+	// The gateway caps requests in flight rather than connections. A
+	// connection cap (netutil.LimitListener) would let clients that
+	// open connections and never finish their headers hold every slot
+	// until ReadHeaderTimeout, locking out real clients. Such clients
+	// cost a goroutine and a few KiB each and are closed by
+	// ReadHeaderTimeout, while the in-flight cap bounds the work of
+	// requests that did arrive.
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 1024,
+		"requests handled at once; more get 503 with Retry-After, "+
+			"except /healthz and /metrics; 0 means no cap")
 }
 
 // validate checks the settings that no package validates.
@@ -127,6 +138,10 @@ func (o *serveOptions) validate() error {
 	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
 		return errors.New("--read-header-timeout and --idle-timeout " +
 			"must be positive")
+	}
+	if o.maxInFlight < 0 {
+		return fmt.Errorf("--max-in-flight %d is negative; use 0 for "+
+			"no cap", o.maxInFlight)
 	}
 	if o.maxHeaderBytes < 4096 {
 		return fmt.Errorf("--max-header-bytes %d is below 4096",
@@ -258,6 +273,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	srv, err := server.New(server.Config{
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
 		Metrics: metrics, Ready: signer.Status,
+		MaxInFlight: o.maxInFlight,
 	}, cat, signer)
 	if err != nil {
 		return err
