@@ -126,3 +126,16 @@ func NewS3Client(cfg aws.Config, c AWSConfig,
 		}
 	})
 }
+
+// NewSTSClient returns an STS client for the gateway's own requests,
+// such as GetCallerIdentity, with the given credentials.
+func NewSTSClient(cfg aws.Config, c AWSConfig,
+	creds aws.CredentialsProvider,
+) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		o.Credentials = creds
+		if c.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.STSEndpoint)
+		}
+	})
+}

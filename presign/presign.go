@@ -18,20 +18,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// MaxExpiry is the longest lifetime SigV4 allows for a pre-signed URL.
-const MaxExpiry = 7 * 24 * time.Hour
+// Limits and defaults of the URL lifetime settings.
+const (
+	// MaxExpiry is the longest lifetime SigV4 allows for a pre-signed
+	// URL.
+	MaxExpiry = 7 * 24 * time.Hour
 
-// MinExpiry is the shortest URL lifetime the gateway accepts.
-const MinExpiry = time.Minute
+	// MinExpiry is the shortest URL lifetime the gateway accepts.
+	MinExpiry = time.Minute
 
-// URL is a pre-signed URL and the time at which it really stops working.
+	// DefaultExpiry is the URL lifetime when Config.Expiry is zero.
+	DefaultExpiry = time.Hour
+
+	// DefaultMargin is the safety margin when Config.Margin is zero.
+	DefaultMargin = 5 * time.Minute
+
+	// DefaultFloor is the floor when Config.Floor is zero.
+	DefaultFloor = 5 * time.Minute
+)
+
+// URL is a pre-signed URL and the time at which it really stops working:
+// the earlier of its X-Amz-Expires and its credentials' expiry less the
+// margin.
 type URL struct {
 	URL     string
 	Expires time.Time
@@ -48,8 +61,8 @@ func (e *UnavailableError) Error() string {
 	return "presign: signing unavailable: " + e.Reason
 }
 
-// Config sets up a [Signer]. Zero fields take the documented
-// defaults.
+// Config sets up a [Signer]. Zero fields take the documented defaults,
+// so the zero value plus Bucket and Region is a usable configuration.
 type Config struct {
 	// Bucket is the bucket of the signed objects. It is required.
 	Bucket string
@@ -67,27 +80,50 @@ type Config struct {
 	PathStyle bool
 
 	// Expiry is the lifetime of a URL when the credentials allow it.
-	// Zero means one hour; it must lie within MinExpiry..MaxExpiry.
+	// Zero means DefaultExpiry; otherwise it must lie within
+	// MinExpiry..MaxExpiry.
 	Expiry time.Duration
 
 	// Margin is kept between a URL's expiry and its credentials'
-	// expiry, to allow for clock skew. Zero means 5 minutes.
+	// expiry, to allow for clock skew. Zero means DefaultMargin.
 	Margin time.Duration
 
-	// Floor is the shortest lifetime worth handing out while the
-	// credentials cannot be refreshed. Zero means 5 minutes.
+	// Floor is the shortest lifetime worth handing out. A URL that the
+	// credentials cannot keep valid that long is refused with an
+	// *UnavailableError. Zero means DefaultFloor, or the expiry when
+	// that is shorter; it must not exceed the expiry. It is rounded up
+	// to whole seconds.
 	Floor time.Duration
 
-	// RetryRefresh is the wait after a failed credential refresh before
-	// the next attempt. Zero means 10 seconds.
-	RetryRefresh time.Duration
+	// RefreshTimeout bounds one credential retrieval, so that an
+	// unreachable STS or instance metadata endpoint cannot stall the
+	// signer. Zero means 10 seconds.
+	RefreshTimeout time.Duration
 
-	// Logger receives credential refresh failures and recoveries, once
-	// per change. Nil discards them.
+	// RetryMin is the wait after the first failed retrieval; each
+	// further failure doubles it, up to RetryMax. Zero means 1 second.
+	RetryMin time.Duration
+
+	// RetryMax caps the wait between failed retrievals. Zero means
+	// 1 minute.
+	RetryMax time.Duration
+
+	// MinRefreshInterval is the shortest time between two successful
+	// retrievals when the new credentials still live less than the
+	// expiry plus the margin, for example because the role session is
+	// no longer than the URL expiry. A retrieval still happens sooner
+	// when the credentials cannot sign a URL for the floor. Zero means
+	// 1 minute.
+	MinRefreshInterval time.Duration
+
+	// Logger receives changes of the signer's state: refresh failures,
+	// signing becoming unavailable, and recovery. Each change is
+	// logged once. Nil discards them.
 	Logger *slog.Logger
 
 	// OnRefresh, when set, is called after each credential retrieval
-	// with the new credentials or the error.
+	// with the new credentials or the error. It must not call the
+	// Signer.
 	OnRefresh func(creds aws.Credentials, err error)
 
 	// Now returns the current time. Nil means time.Now.
@@ -96,16 +132,28 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Expiry == 0 {
-		c.Expiry = time.Hour
+		c.Expiry = DefaultExpiry
 	}
-	if c.Margin == 0 {
-		c.Margin = 5 * time.Minute
+	defaults := []struct {
+		field *time.Duration
+		value time.Duration
+	}{
+		{&c.Margin, DefaultMargin},
+		{&c.Floor, min(DefaultFloor, c.Expiry)},
+		{&c.RefreshTimeout, 10 * time.Second},
+		{&c.RetryMin, time.Second},
+		{&c.RetryMax, time.Minute},
+		{&c.MinRefreshInterval, time.Minute},
 	}
-	if c.Floor == 0 {
-		c.Floor = 5 * time.Minute
+	for _, d := range defaults {
+		if *d.field == 0 {
+			*d.field = d.value
+		}
 	}
-	if c.RetryRefresh == 0 {
-		c.RetryRefresh = 10 * time.Second
+	// A URL lives whole seconds, so a floor in whole seconds keeps
+	// lifetime and canSign in agreement.
+	if rem := c.Floor % time.Second; rem != 0 {
+		c.Floor += time.Second - rem
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -123,182 +171,92 @@ func (c Config) Validate() error {
 		return errors.New("--bucket is required")
 	case c.Region == "":
 		return errors.New("--region is required")
-	case c.Expiry != 0 && (c.Expiry < MinExpiry || c.Expiry > MaxExpiry):
-		return fmt.Errorf("--url-expiry %v is outside the allowed "+
-			"range 1m to 168h (7 days, the SigV4 limit)", c.Expiry)
-	case c.Margin < 0:
-		return fmt.Errorf("--credentials-margin %v is negative", c.Margin)
-	case c.Floor < 0:
-		return fmt.Errorf("--url-floor %v is negative", c.Floor)
+	}
+	if c.Expiry != 0 {
+		if err := ValidateExpiry(c.Expiry); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{
+		{"--credentials-margin", c.Margin},
+		{"--url-floor", c.Floor},
+		{"--credentials-timeout", c.RefreshTimeout},
+		{"RetryMin", c.RetryMin},
+		{"RetryMax", c.RetryMax},
+		{"MinRefreshInterval", c.MinRefreshInterval},
+	} {
+		if d.value < 0 {
+			return fmt.Errorf("%s %v is negative", d.flag, d.value)
+		}
+	}
+	c.setDefaults()
+	if c.Floor > c.Expiry {
+		return fmt.Errorf("--url-floor %v is longer than --url-expiry "+
+			"%v; the floor must lie between 1s and the expiry",
+			c.Floor, c.Expiry)
 	}
 	return nil
 }
 
-// Signer signs download URLs with credentials it refreshes ahead of
-// their expiry. It also serves those credentials to other clients
-// through Retrieve, so the gateway holds one session. It is safe for
-// concurrent use.
-type Signer struct {
-	cfg      Config
-	urls     *URLSigner
-	provider aws.CredentialsProvider
-
-	creds atomic.Pointer[aws.Credentials]
-
-	mu        sync.Mutex
-	refreshAt time.Time // no refresh attempt before this time
-	lastErr   string    // the last refresh error logged
-}
-
-// NewSigner returns a signer that signs with credentials from provider.
-// It retrieves no credentials until the first call.
-func NewSigner(cfg Config, provider aws.CredentialsProvider) (
-	*Signer, error,
-) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// ValidateExpiry reports whether d is an accepted URL lifetime:
+// MinExpiry to MaxExpiry. The error names the --url-expiry flag and the
+// range.
+func ValidateExpiry(d time.Duration) error {
+	if d < MinExpiry || d > MaxExpiry {
+		return fmt.Errorf("--url-expiry %v is outside the allowed range "+
+			"1m to 168h (7 days, the SigV4 limit)", d)
 	}
-	cfg.setDefaults()
-	urls, err := NewURLSigner(SignerConfig{
-		Endpoint:  cfg.PublicEndpoint,
-		Region:    cfg.Region,
-		Bucket:    cfg.Bucket,
-		PathStyle: cfg.PathStyle,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Signer{cfg: cfg, urls: urls, provider: provider}, nil
+	return nil
 }
 
 // Presign returns a GET URL for key that makes browsers save the object
 // as filename. Its lifetime is the configured expiry, capped at what the
-// signing credentials have left less the margin. It returns an
-// *UnavailableError when that is below the floor.
+// signing credentials have left less the margin, and URL.Expires is the
+// resulting expiry. When the credentials have less than the expiry plus
+// the margin left, Presign refreshes them first. It returns an
+// *UnavailableError when no credentials can sign a URL that lives at
+// least the floor.
 func (s *Signer) Presign(ctx context.Context, key, filename string) (
 	URL, error,
 ) {
-	now := s.cfg.Now()
-	creds, err := s.credentials(ctx, now)
+	creds, err := s.credentials(ctx)
 	if err != nil {
 		return URL{}, err
 	}
+	// X-Amz-Date has whole seconds, and S3 counts X-Amz-Expires from it.
+	at := s.cfg.Now().Truncate(time.Second)
+	life, err := s.lifetime(creds, at)
+	if err != nil {
+		return URL{}, err
+	}
+	u := s.urls.Sign(creds, key, ContentDisposition(filename), at, life)
+	return URL{URL: u, Expires: at.Add(life)}, nil
+}
 
+// lifetime returns the lifetime of a URL signed with creds at time at:
+// the expiry, capped at the credentials' remaining life less the margin,
+// in whole seconds. It returns an *UnavailableError when that is below
+// the floor.
+func (s *Signer) lifetime(creds aws.Credentials, at time.Time) (
+	time.Duration, error,
+) {
 	life := s.cfg.Expiry
 	if creds.CanExpire {
-		left := creds.Expires.Sub(now) - s.cfg.Margin
-		if left < life {
-			life = left
-		}
-		if life < s.cfg.Floor {
-			return URL{}, &UnavailableError{
-				Reason: fmt.Sprintf("signing credentials expire at %s "+
-					"and could not be refreshed",
-					creds.Expires.UTC().Format(time.RFC3339)),
-				RetryAfter: s.cfg.RetryRefresh,
-			}
-		}
+		life = min(life, creds.Expires.Sub(at)-s.cfg.Margin)
 	}
-	// SigV4 counts the expiry in whole seconds.
 	life = life.Truncate(time.Second)
-
-	u := s.urls.Sign(creds, key, ContentDisposition(filename), now, life)
-	return URL{URL: u, Expires: now.Add(life)}, nil
+	if life < s.cfg.Floor {
+		return 0, s.unavailable(at)
+	}
+	return life, nil
 }
 
 // Retrieve returns the signer's current credentials, refreshing them
-// when they are near expiry. It implements aws.CredentialsProvider.
+// the way Presign does. It implements aws.CredentialsProvider, so the
+// gateway's S3 client shares the signer's session.
 func (s *Signer) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	return s.credentials(ctx, s.cfg.Now())
-}
-
-// credentials returns credentials that can sign a URL for the full
-// expiry when possible. It refreshes them first when they have less than
-// the expiry plus the margin left, and falls back to the current ones
-// when the refresh fails.
-func (s *Signer) credentials(ctx context.Context, now time.Time) (
-	aws.Credentials, error,
-) {
-	cur := s.creds.Load()
-	if cur != nil && !s.needsRefresh(*cur, now) {
-		return *cur, nil
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur = s.creds.Load()
-	if cur != nil && !s.needsRefresh(*cur, now) {
-		return *cur, nil
-	}
-	if now.Before(s.refreshAt) {
-		if cur != nil {
-			return *cur, nil
-		}
-		return aws.Credentials{}, &UnavailableError{
-			Reason:     "no credentials yet: " + s.lastErr,
-			RetryAfter: s.refreshAt.Sub(now),
-		}
-	}
-
-	fresh, err := s.provider.Retrieve(ctx)
-	if s.cfg.OnRefresh != nil {
-		s.cfg.OnRefresh(fresh, err)
-	}
-	if err != nil {
-		s.refreshAt = now.Add(s.cfg.RetryRefresh)
-		s.logFailure(err)
-		if cur != nil {
-			return *cur, nil
-		}
-		return aws.Credentials{}, &UnavailableError{
-			Reason:     "no credentials: " + err.Error(),
-			RetryAfter: s.cfg.RetryRefresh,
-		}
-	}
-	if s.lastErr != "" {
-		s.cfg.Logger.Info("credentials refreshed again after failures",
-			"expires", fresh.Expires)
-		s.lastErr = ""
-	}
-	s.creds.Store(&fresh)
-	return fresh, nil
-}
-
-// needsRefresh reports whether creds have too little life left to sign
-// a URL for the full expiry.
-func (s *Signer) needsRefresh(creds aws.Credentials, now time.Time) bool {
-	if !creds.CanExpire {
-		return false
-	}
-	return creds.Expires.Sub(now) < s.cfg.Expiry+s.cfg.Margin
-}
-
-// logFailure logs a refresh failure once per distinct error.
-func (s *Signer) logFailure(err error) {
-	if err.Error() == s.lastErr {
-		return
-	}
-	s.lastErr = err.Error()
-	s.cfg.Logger.Warn("credential refresh failed; signing with the "+
-		"current credentials while they last", "err", err)
-}
-
-// Status reports whether the signer can currently issue URLs of at least
-// the floor's lifetime, without contacting STS. It returns nil when it
-// can, or when no credentials have been requested yet.
-func (s *Signer) Status() error {
-	cur := s.creds.Load()
-	if cur == nil || !cur.CanExpire {
-		return nil
-	}
-	left := cur.Expires.Sub(s.cfg.Now()) - s.cfg.Margin
-	if left < s.cfg.Floor {
-		return &UnavailableError{
-			Reason: fmt.Sprintf("signing credentials expire at %s and "+
-				"could not be refreshed",
-				cur.Expires.UTC().Format(time.RFC3339)),
-			RetryAfter: s.cfg.RetryRefresh,
-		}
-	}
-	return nil
+	return s.credentials(ctx)
 }

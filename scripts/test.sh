@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs modelgate's whole test suite: go vet, the unit tests, and the
 # integration tests against a real S3 server (SeaweedFS with STS), which
-# the suite builds on first use and caches under ~/.cache/modelgate.
+# the suite builds on first use and caches under ~/.cache/modelgate. The
+# browser tests use Debian's chromium package, installed here when
+# missing (this needs root, as on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,30 @@ go vet ./...
 
 echo "== build the S3 test server (cached after the first run)"
 go test -count=1 -run '^TestBinary$' ./internal/s3test/
+
+echo "== install the JavaScript client for the interop tests (cached)"
+install_js_client() {
+	local dir=interop/js stamp=interop/js/node_modules/.lock-sha256 want
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		apt-get update
+		apt-get install -y --no-install-recommends nodejs npm
+	fi
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	if [ -d "$dir/node_modules/@huggingface/hub" ] &&
+		[ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	(cd "$dir" && npm ci --no-audit --no-fund)
+	echo "$want" >"$stamp"
+}
+install_js_client
+
+# Debian's chromium runs the browser tests of the HTML pages headless.
+echo "== chromium for the browser tests (installed once)"
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium
+fi
 
 echo "== go test"
 go test -count=1 -timeout 40m ./...

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"crypto/sha1"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,9 +48,13 @@ type siblingJSON struct {
 	LastModified string `json:"lastModified"`
 }
 
+// newModelJSON returns the API object of m, with its siblings when files
+// is true. The "_id" is derived from the model id alone, so it stays the
+// same across commits.
 func newModelJSON(m *catalog.Model, files bool) modelJSON {
+	id := sha1.Sum([]byte(m.ID))
 	j := modelJSON{
-		InternalID:   m.Commit[:24],
+		InternalID:   hex.EncodeToString(id[:12]),
 		ID:           m.ID,
 		ModelID:      m.ID,
 		Author:       m.Org(),
@@ -166,40 +172,49 @@ func (s *Server) pageLimit(raw string) (int, error) {
 	return min(n, s.cfg.PageSize), nil
 }
 
-// setNextLink sets an absolute Link header to the next page, which
-// continues after the entry named last. Both Hugging Face clients follow
-// it as it is, so it must be absolute.
+// setNextLink sets an absolute Link header to the next page: the public
+// base URL, escapedPath, the request's query and the cursor. Both Hugging
+// Face clients follow the link as it is; Python fails on a relative one
+// and JavaScript silently stops after the first page.
 func (s *Server) setNextLink(w http.ResponseWriter, r *http.Request,
-	escapedPath, last string,
+	escapedPath, cursor string,
 ) {
 	q := r.URL.Query()
-	q.Set("cursor", encodeCursor(last))
+	q.Set("cursor", encodeCursor(cursor))
 	u := s.publicBase(r) + escapedPath + "?" + q.Encode()
 	w.Header().Set("Link", "<"+u+`>; rel="next"`)
 }
 
 // encodeCursor makes a pagination cursor: the unpadded base64url of the
-// last entry returned. It holds no server state.
-func encodeCursor(last string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(last))
+// position text. It holds no server state.
+func encodeCursor(position string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(position))
 }
 
-// maxCursorBytes bounds a cursor; the longest key S3 allows is 1024
+// maxCursorBytes bounds a cursor. The longest key S3 allows is 1024
 // bytes, which base64 makes 1366 characters.
 const maxCursorBytes = 1400
 
+// decodeCursor decodes a cursor made by encodeCursor. An empty cursor
+// decodes to "".
 func decodeCursor(c string) (string, error) {
 	if c == "" {
 		return "", nil
 	}
+	if len(c) > maxCursorBytes {
+		return "", invalidCursor(c)
+	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(c) > maxCursorBytes || !utf8.Valid(b) ||
-		len(b) == 0 {
-		return "", badRequest(errorString("invalid cursor " +
-			strconv.Quote(truncate(c, 64)) +
-			"; use the Link header of the previous page"))
+	if err != nil || !utf8.Valid(b) || len(b) == 0 {
+		return "", invalidCursor(c)
 	}
 	return string(b), nil
+}
+
+func invalidCursor(c string) *Error {
+	return badRequest(errorString("invalid cursor " +
+		strconv.Quote(truncate(c, 64)) +
+		"; use the Link header of the previous page"))
 }
 
 // errorString is a plain error with a fixed message.

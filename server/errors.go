@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,7 +24,9 @@ type Error struct {
 	// Status is the HTTP status code.
 	Status int
 
-	// Code is sent as X-Error-Code when not empty.
+	// Code is sent as X-Error-Code. Empty means the status text
+	// without spaces, such as "NotFound" or "ServiceUnavailable", so
+	// every error response carries a code.
 	Code string
 
 	// Message is the client-facing text.
@@ -54,8 +57,10 @@ func errorf(status int, code, msg string) *Error {
 	return &Error{Status: status, Code: code, Message: msg}
 }
 
-// writeError sends err to the client as JSON. An error that is not an
-// *Error becomes a 500 whose detail is logged and not sent.
+// writeError sends err to the client as JSON, or as an HTML page when the
+// request's Accept header prefers HTML, as a browser's does. Both carry
+// the same status and X-Error-* headers. An error that is not an *Error
+// becomes a 500 whose detail is logged and not sent.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	err error,
 ) {
@@ -79,12 +84,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	}
 
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if e.Code != "" {
-		h.Set("X-Error-Code", e.Code)
-	}
+	h.Set("X-Error-Code", errorCode(e))
 	h.Set("X-Error-Message", headerSafe(e.Message, 200))
 	if e.Commit != "" {
 		h.Set("X-Repo-Commit", e.Commit)
@@ -92,10 +94,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(ceilSeconds(e.RetryAfter)))
 	}
+	if prefersHTML(r.Header.Get("Accept")) {
+		s.writeErrorPage(w, r, e)
+		return
+	}
+	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
 		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})
 	}
+}
+
+// errorCode returns e.Code, or the status text without spaces when the
+// code is empty.
+func errorCode(e *Error) string {
+	if e.Code != "" {
+		return e.Code
+	}
+	text := http.StatusText(e.Status)
+	if text == "" {
+		return "Error"
+	}
+	return strings.ReplaceAll(text, " ", "")
 }
 
 // ceilSeconds rounds d up to whole seconds, with a minimum of one.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // handleHealthz reports liveness: the process is up and serving.
@@ -11,17 +12,19 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz reports ready once the first catalog listing has
-// succeeded and the Ready hook, if any, returns nil. It never waits for a
-// listing.
+// succeeded and the Ready hook, if any, returns nil. Otherwise the reason
+// names every cause. It never waits for a listing.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	reason := ""
+	var reasons []string
 	if s.cat.Current() == nil {
-		reason = "catalog not loaded yet"
-	} else if s.cfg.Ready != nil {
+		reasons = append(reasons, "catalog not loaded yet")
+	}
+	if s.cfg.Ready != nil {
 		if err := s.cfg.Ready(); err != nil {
-			reason = err.Error()
+			reasons = append(reasons, err.Error())
 		}
 	}
+	reason := strings.Join(reasons, "; ")
 	if reason != "" {
 		writeJSON(w, http.StatusServiceUnavailable,
 			map[string]string{"status": "not ready", "reason": reason})

@@ -13,8 +13,9 @@ const unknownAPIPattern = "/api/*"
 
 // allowedMethods returns the methods of the routes that match the
 // escaped path, leaving out the unknown-API catch-all. It returns nil
-// when no route serves the path. GET, HEAD and POST are the only
-// methods the gateway's routes serve.
+// when no GET, HEAD or POST route serves the path, and lists OPTIONS
+// only next to one of those, because the CORS preflight route matches
+// every API path.
 func (s *Server) allowedMethods(escapedPath string) []string {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodHead,
@@ -23,6 +24,10 @@ func (s *Server) allowedMethods(escapedPath string) []string {
 		if p != "" && p != unknownAPIPattern {
 			allowed = append(allowed, m)
 		}
+	}
+	if len(allowed) > 0 && s.router.Find(chi.NewRouteContext(),
+		http.MethodOptions, escapedPath) != "" {
+		allowed = append(allowed, http.MethodOptions)
 	}
 	return allowed
 }

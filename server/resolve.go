@@ -15,7 +15,8 @@ import (
 
 // handleResolve answers a download request for one file.
 //
-// GET answers 302 to a pre-signed URL with an empty body. HEAD answers
+// GET responds with 302 to a pre-signed URL and an empty body, or with 200
+// and the URL in JSON when the query has redirect=false. HEAD answers
 // 200 with the file's size and metadata and no Location, because the URL
 // is signed for GET and S3 rejects it for HEAD. A zero-byte file is
 // answered inline with 200, because S3 answers any Range on an empty
@@ -46,7 +47,9 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", "no-store")
 
-	if r.Method == http.MethodHead || f.Size == 0 {
+	urlOnly := r.Method == http.MethodGet &&
+		r.URL.Query().Get("redirect") == "false"
+	if r.Method == http.MethodHead || f.Size == 0 && !urlOnly {
 		s.answerInline(w, r, m, f)
 		return
 	}
@@ -58,8 +61,14 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, presignError(err))
 		return
 	}
-	h.Set("Location", u.URL)
+	// The time the URL really stops working: its X-Amz-Expires, or its
+	// credentials' expiry less the margin when that is sooner.
 	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
+	if urlOnly {
+		answerURL(w, f, u)
+		return
+	}
+	h.Set("Location", u.URL)
 	w.WriteHeader(http.StatusFound)
 }
 

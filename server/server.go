@@ -59,6 +59,11 @@ type Config struct {
 	// exempt. Zero means no cap.
 	MaxInFlight int
 
+	// CORSOrigins are the origins whose scripts may read the API and
+	// download responses, as ParseOrigins returns them. Empty means
+	// every origin ("*").
+	CORSOrigins []string
+
 	// Ready, when set, is consulted by /readyz after the catalog check.
 	// A non-nil error makes the gateway not ready, with its text as the
 	// reason.
@@ -84,6 +89,12 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("max in-flight %d is negative", c.MaxInFlight)
 	}
+	if len(c.CORSOrigins) > 0 {
+		list := strings.Join(c.CORSOrigins, ",")
+		if _, err := ParseOrigins(list); err != nil {
+			return fmt.Errorf("CORS origins: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -96,6 +107,9 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 	router  chi.Router
+
+	pages      *pageSet
+	corsPolicy *corsPolicy
 }
 
 // New returns a server that looks files up in cat and signs URLs with
@@ -118,13 +132,20 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		cfg.Now = time.Now
 	}
 
+	pages, err := newPageSet()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+
 	s := &Server{
-		cfg:     cfg,
-		cat:     cat,
-		signer:  signer,
-		log:     cfg.Logger,
-		metrics: cfg.Metrics,
-		now:     cfg.Now,
+		cfg:        cfg,
+		cat:        cat,
+		signer:     signer,
+		log:        cfg.Logger,
+		metrics:    cfg.Metrics,
+		now:        cfg.Now,
+		pages:      pages,
+		corsPolicy: newCORSPolicy(cfg.CORSOrigins),
 	}
 	s.router = s.routes()
 	return s, nil
@@ -137,6 +158,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // routes builds the router. Routing runs on the escaped path, and each
 // handler decodes its parameters segment by segment.
+//
+// The HTML pages share the path space with the models: "/{org}/{name}"
+// is a model's page. The fixed routes take precedence, so the pages and
+// downloads of models in an organisation named "api", and of the model
+// "-/static", cannot be reached.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic,
@@ -150,8 +176,15 @@ func (s *Server) routes() chi.Router {
 		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	}
 
+	r.Get(staticPrefix+"{file}", s.handleStatic)
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.limit(budgetAPI))
+		r.Get("/", s.handleIndexPage)
+		r.Get("/{org}/{name}", s.handleModelPage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.cors, s.limit(budgetAPI))
 		r.Get("/api/models", s.handleListModels)
 		r.Get("/api/models/{org}/{name}", s.handleModelInfo)
 		r.Get("/api/models/{org}/{name}/revision/{rev}",
@@ -163,11 +196,14 @@ func (s *Server) routes() chi.Router {
 		r.HandleFunc("/api/*", s.handleUnknownAPI)
 		r.Head("/{org}/{name}/raw/{rev}/*", s.handleResolve)
 		r.Get("/{org}/{name}/raw/{rev}/*", s.handleResolve)
+		r.Options("/api/*", s.handlePreflight)
+		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.limit(budgetDownload))
+		r.Use(s.cors, s.limit(budgetDownload))
 		r.Get("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
 		r.Head("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
 	})
 	return r
 }

@@ -105,97 +105,146 @@ func parseBool(v string) (bool, error) {
 		strconv.Quote(truncate(v, 32)) + "; use true or false"))
 }
 
-// handleTree lists a model's files and directories at a revision, under
-// an optional path, a page at a time.
-func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
-	model, err := parseModel(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// treeRequest is a decoded tree listing request.
+type treeRequest struct {
+	model     string
+	rev       string
+	dir       string // "" for the model's root
+	recursive bool
+	expand    bool
+	after     treeCursor
+}
+
+// parseTreeRequest decodes the URL parameters and the query of a tree
+// request. The "recursive" and "expand" flags are parsed without regard
+// to case.
+func parseTreeRequest(r *http.Request) (treeRequest, error) {
+	var tr treeRequest
+	var err error
+	if tr.model, err = parseModel(r); err != nil {
+		return tr, err
 	}
-	rev, err := decodeRevision(chi.URLParam(r, "rev"))
-	if err != nil {
-		s.writeError(w, r, badRequest(err))
-		return
+	if tr.rev, err = decodeRevision(chi.URLParam(r, "rev")); err != nil {
+		return tr, badRequest(err)
 	}
-	dir := ""
-	if raw := chi.URLParam(r, "*"); raw != "" {
-		if dir, err = decodePath(strings.TrimSuffix(raw, "/")); err != nil {
-			s.writeError(w, r, badRequest(err))
-			return
+	if raw := strings.TrimSuffix(chi.URLParam(r, "*"), "/"); raw != "" {
+		if tr.dir, err = decodePath(raw); err != nil {
+			return tr, badRequest(err)
 		}
 	}
-	if len(model)+1+len(dir) > maxKeyBytes {
-		s.writeError(w, r, badRequest(errorString(
-			"path is longer than the 1024-byte S3 key limit")))
-		return
+	if len(tr.model)+1+len(tr.dir) > maxKeyBytes {
+		return tr, badRequest(errorString(
+			"path is longer than the 1024-byte S3 key limit"))
 	}
 	q := r.URL.Query()
-	recursive, err := parseBool(q.Get("recursive"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if tr.recursive, err = parseBool(q.Get("recursive")); err != nil {
+		return tr, err
 	}
-	expand, err := parseBool(q.Get("expand"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if tr.expand, err = parseBool(q.Get("expand")); err != nil {
+		return tr, err
 	}
-	after, err := decodeCursor(q.Get("cursor"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	tr.after, err = decodeTreeCursor(q.Get("cursor"))
+	return tr, err
+}
 
-	m, commit, err := s.lookupRevision(r.Context(), model, rev)
+// handleTree lists a model's files and directories at a revision, under
+// an optional path, a page at a time. The next-page link names the
+// commit id instead of the requested revision, so a listing whose model
+// changes between pages fails with RevisionNotFound instead of mixing
+// two versions.
+func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
+	tr, err := parseTreeRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, commit, err := s.lookupRevision(r.Context(), tr.model, tr.rev)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	setModel(r, m.ID)
 
-	if f, ok := m.File(dir); ok {
-		writeJSON(w, http.StatusOK, []entryJSON{fileEntry(m, f, expand)})
+	if f, ok := m.File(tr.dir); ok {
+		writeJSON(w, http.StatusOK,
+			[]entryJSON{fileEntry(m, f, tr.expand)})
 		return
 	}
-	if !m.Dir(dir) {
+	if !m.Dir(tr.dir) {
 		e := errorf(http.StatusNotFound, codeEntryNotFound,
-			"path "+strconv.Quote(dir)+" not found in "+m.ID)
+			"path "+strconv.Quote(tr.dir)+" not found in "+m.ID)
 		e.Commit = commit
 		s.writeError(w, r, e)
 		return
 	}
 
-	entries := treeEntries(m, dir, recursive, expand)
-	page, more, err := pageAfter(entries, after, s.cfg.PageSize)
+	entries := treeEntries(m, tr.dir, tr.recursive, tr.expand)
+	page, more, err := pageAfter(entries, tr.after, s.cfg.PageSize)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if more {
-		s.setNextLink(w, r, r.URL.EscapedPath(), page[len(page)-1].Path)
+		next := "/api/models/" + escapePath(m.ID) + "/tree/" + commit
+		if tr.dir != "" {
+			next += "/" + escapePath(tr.dir)
+		}
+		last := page[len(page)-1]
+		c := treeCursor{dir: last.Type == "directory", path: last.Path}
+		s.setNextLink(w, r, next, c.String())
 	}
 	writeJSON(w, http.StatusOK, page)
 }
 
-// pageAfter returns up to size entries that follow the entry whose path
-// is after, and whether more remain.
-func pageAfter(entries []entryJSON, after string, size int) (
+// treeCursor names the last entry of a tree page. A path can name both
+// a file and a directory, because S3 can hold the keys "a" and "a/b" at
+// once, so the cursor records the entry's type too.
+type treeCursor struct {
+	dir  bool
+	path string
+}
+
+// String encodes the cursor as "d" or "f" followed by the path.
+func (c treeCursor) String() string {
+	if c.dir {
+		return "d" + c.path
+	}
+	return "f" + c.path
+}
+
+// decodeTreeCursor decodes a tree cursor. An empty one starts at the
+// first entry.
+func decodeTreeCursor(raw string) (treeCursor, error) {
+	s, err := decodeCursor(raw)
+	if err != nil || s == "" {
+		return treeCursor{}, err
+	}
+	if s[0] != 'd' && s[0] != 'f' || len(s) < 2 {
+		return treeCursor{}, invalidCursor(raw)
+	}
+	return treeCursor{dir: s[0] == 'd', path: s[1:]}, nil
+}
+
+// pageAfter returns up to size entries that follow the entry named by
+// after, and whether more remain. A zero cursor starts at the first
+// entry.
+func pageAfter(entries []entryJSON, after treeCursor, size int) (
 	[]entryJSON, bool, error,
 ) {
 	start := 0
-	if after != "" {
+	if after.path != "" {
 		start = -1
 		for i := range entries {
-			if entries[i].Path == after {
+			e := &entries[i]
+			if e.Path == after.path && (e.Type == "directory") == after.dir {
 				start = i + 1
 				break
 			}
 		}
 		if start < 0 {
 			return nil, false, badRequest(errorString(
-				"cursor does not match this listing; the model may " +
-					"have changed, so list it again from the start"))
+				"cursor does not match this listing; list the " +
+					"model again from the start"))
 		}
 	}
 	end := min(start+size, len(entries))

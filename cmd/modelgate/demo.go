@@ -44,6 +44,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	o.aws.Endpoint = s3srv.URL
 	o.aws.PathStyle = true
 	o.aws.RoleARN = ""
+	o.skipWriteCheck = true
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
 		return 2

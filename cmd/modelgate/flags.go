@@ -12,9 +12,20 @@ import (
 // turned into underscores, to form its environment variable.
 const envPrefix = "MODELGATE_"
 
-// envName returns the environment variable that sets the named flag.
-func envName(flagName string) string {
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// healthcheckEnvPrefix replaces envPrefix for the healthcheck flags. The
+// healthcheck runs in the gateway's own environment, where
+// MODELGATE_LISTEN and the other serve variables are already set, so its
+// variables need names of their own.
+const healthcheckEnvPrefix = "MODELGATE_HEALTHCHECK_"
+
+// envName returns the environment variable that sets the named flag of
+// the command whose flag set is named command.
+func envName(command, flagName string) string {
+	prefix := envPrefix
+	if command == "healthcheck" {
+		prefix = healthcheckEnvPrefix
+	}
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // newFlagSet returns a flag set whose usage lists each flag with its
@@ -32,7 +43,7 @@ func newFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name,
-				envName(f.Name), f.Usage, def)
+				envName(name, f.Name), f.Usage, def)
 		})
 	}
 	return fs
@@ -54,13 +65,13 @@ func parseFlags(fs *flag.FlagSet, args []string,
 		if set[f.Name] {
 			return
 		}
-		v := getenv(envName(f.Name))
+		v := getenv(envName(fs.Name(), f.Name))
 		if v == "" {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
 			errs = append(errs, fmt.Sprintf("invalid value %q for %s: %v",
-				v, envName(f.Name), err))
+				v, envName(fs.Name(), f.Name), err))
 		}
 	})
 	if len(errs) > 0 {
@@ -73,6 +84,8 @@ func parseFlags(fs *flag.FlagSet, args []string,
 // knownEnv returns the environment variables of every flag in fs.
 func knownEnv(fs *flag.FlagSet) []string {
 	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, envName(f.Name)) })
+	fs.VisitAll(func(f *flag.Flag) {
+		names = append(names, envName(fs.Name(), f.Name))
+	})
 	return names
 }

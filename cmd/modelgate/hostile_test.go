@@ -243,7 +243,8 @@ func checkAllow(tb testing.TB, req string, r rawResponse) {
 	}
 	for _, m := range strings.Split(allow, ", ") {
 		switch m {
-		case http.MethodGet, http.MethodHead, http.MethodPost:
+		case http.MethodGet, http.MethodHead, http.MethodPost,
+			http.MethodOptions:
 		default:
 			tb.Errorf("%s: Allow %q lists %q", req, allow, m)
 		}

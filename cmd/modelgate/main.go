@@ -4,11 +4,14 @@
 // Usage:
 //
 //	modelgate serve --bucket BUCKET [flags]
+//	modelgate doctor --bucket BUCKET [flags]
 //	modelgate demo [flags]
+//	modelgate healthcheck [flags]
 //
 // Run "modelgate COMMAND --help" for the flags of each command. Every
 // flag can also be set through an environment variable: MODELGATE_ and
-// the flag name in upper case with dashes as underscores.
+// the flag name in upper case with dashes as underscores. The
+// healthcheck flags use MODELGATE_HEALTHCHECK_ instead of MODELGATE_.
 package main
 
 import (
@@ -24,11 +27,14 @@ const usage = `modelgate serves model weights from S3 through pre-signed redirec
 
 Usage:
   modelgate serve [flags]   serve a bucket (see modelgate serve --help)
+  modelgate doctor [flags]  check credentials and bucket with serve's flags
   modelgate demo [flags]    serve a built-in demo model from an in-memory S3
+  modelgate healthcheck     probe a running gateway's /healthz (exit 0 if OK)
   modelgate --version       print the version
 
 Every flag can also be set through an environment variable, MODELGATE_
-followed by the flag name in upper case with dashes as underscores.
+followed by the flag name in upper case with dashes as underscores
+(MODELGATE_HEALTHCHECK_ for the healthcheck flags).
 `
 
 func main() {
@@ -46,8 +52,12 @@ func run(args []string, stdout, stderr io.Writer,
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr, getenv)
+	case "doctor":
+		return runDoctor(args[1:], stdout, stderr, getenv)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr, getenv)
+	case "healthcheck":
+		return runHealthcheck(args[1:], stdout, stderr, getenv)
 	case "--version", "-version", "version":
 		fmt.Fprintf(stdout, "modelgate %s\n", version)
 		return 0

@@ -27,6 +27,8 @@ type serveOptions struct {
 	metricsListen string
 	publicURL     string
 	pageSize      int
+	corsList      string
+	corsOrigins   []string
 
 	bucket  string
 	root    string
@@ -37,6 +39,15 @@ type serveOptions struct {
 
 	logFormat string
 	logLevel  string
+
+	// floor is the --url-floor flag, to tell whether it was set.
+	floor *durationFlag
+	// allowWrite starts the gateway even when its credentials can write.
+	allowWrite bool
+	// skipWriteCheck skips the start-up write check. Only the demo sets
+	// it: its in-memory S3 server authorises every request.
+	skipWriteCheck    bool
+	writeCheckTimeout time.Duration
 
 	drainTimeout      time.Duration
 	readHeaderTimeout time.Duration
@@ -56,6 +67,10 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 			"pagination links; empty uses each request's Host")
 	fs.IntVar(&o.pageSize, "page-size", 1000,
 		"entries per page of /api/models and tree listings")
+	fs.StringVar(&o.corsList, "cors-origins", "*",
+		"origins whose browser scripts may read the API and download "+
+			"responses: * for any, or a comma-separated list such as "+
+			"https://app.example.com,http://localhost:3000")
 
 	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket holding the models (required)")
 	fs.StringVar(&o.root, "root", "",
@@ -80,14 +95,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.aws.SessionDuration, "role-session-duration",
 		time.Hour, "role session length, 15m to 12h")
 
-	fs.DurationVar(&o.signer.Expiry, "url-expiry", time.Hour,
-		"lifetime of a pre-signed URL, 1m to 168h, at most the role "+
-			"session duration")
-	fs.DurationVar(&o.signer.Margin, "credentials-margin", 5*time.Minute,
-		"time kept between a URL's expiry and its credentials' expiry")
-	fs.DurationVar(&o.signer.Floor, "url-floor", 5*time.Minute,
-		"shortest URL lifetime handed out while credentials cannot be "+
-			"refreshed; below it downloads get 503")
+	o.registerCredentials(fs)
 	fs.DurationVar(&o.refresh, "refresh-interval", 5*time.Minute,
 		"time between catalog listings of the bucket")
 	fs.DurationVar(&o.listTO, "list-timeout", 2*time.Minute,
@@ -143,14 +151,18 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--max-in-flight %d is negative; use 0 for "+
 			"no cap", o.maxInFlight)
 	}
+	origins, err := server.ParseOrigins(o.corsList)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	o.corsOrigins = origins
+
 	if o.maxHeaderBytes < 4096 {
 		return fmt.Errorf("--max-header-bytes %d is below 4096",
 			o.maxHeaderBytes)
 	}
-	if o.aws.RoleARN != "" && o.signer.Expiry > o.aws.SessionDuration {
-		return fmt.Errorf("--url-expiry %v is longer than "+
-			"--role-session-duration %v; a URL cannot outlive the "+
-			"session that signs it", o.signer.Expiry, o.aws.SessionDuration)
+	if err := o.validateExpiry(); err != nil {
+		return err
 	}
 	o.signer.Bucket = o.bucket
 	o.signer.Region = o.aws.Region
@@ -236,7 +248,8 @@ func signalContext() context.Context {
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	awsCfg aws.Config, provider aws.CredentialsProvider,
 ) error {
-	metrics, err := newMetrics(o, log)
+	reg := prometheus.NewRegistry()
+	metrics, err := newMetricsIn(o, log, reg)
 	if err != nil {
 		return err
 	}
@@ -258,7 +271,14 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	if err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go signer.Run(ctx)
 	s3c := presign.NewS3Client(awsCfg, o.aws, signer)
+	guard := newWriteGuard(o, log, s3c, reg, stop)
+	if err := guard.Start(ctx); err != nil {
+		return err
+	}
 	cat, err := catalog.New(s3c, catalog.Config{
 		Bucket: o.bucket, Root: o.root, Interval: o.refresh,
 		ListTimeout: o.listTO, Logger: log,
@@ -272,7 +292,13 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	}
 	srv, err := server.New(server.Config{
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
-		Metrics: metrics, Ready: signer.Status,
+		Metrics: metrics, Ready: func() error {
+			if err := signer.Status(); err != nil {
+				return err
+			}
+			return guard.Status()
+		},
+		CORSOrigins: o.corsOrigins,
 		MaxInFlight: o.maxInFlight,
 	}, cat, signer)
 	if err != nil {
@@ -284,17 +310,35 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		"s3_endpoint", o.aws.Endpoint,
 		"s3_public_endpoint", o.signer.PublicEndpoint,
 		"role_arn", o.aws.RoleARN, "url_expiry", o.signer.Expiry,
-		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen)
+		"url_floor", o.signer.Floor,
+		"credentials_margin", o.signer.Margin,
+		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen,
+		"cors_origins", o.corsOrigins)
 
 	go cat.Run(ctx)
-	return listenAndServe(ctx, o, log, srv, metrics)
+	if err := listenAndServe(ctx, o, log, srv, metrics); err != nil {
+		return err
+	}
+	// A background check that stopped the gateway gives the cause.
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 // newMetrics returns the gateway's metrics in a new registry, served on
 // the main listener unless --metrics-listen is set.
 func newMetrics(o *serveOptions, log *slog.Logger) (*server.Metrics, error) {
+	return newMetricsIn(o, log, prometheus.NewRegistry())
+}
+
+// newMetricsIn is newMetrics with the registry given, so that the caller
+// can register more collectors in it.
+func newMetricsIn(o *serveOptions, log *slog.Logger,
+	reg *prometheus.Registry,
+) (*server.Metrics, error) {
 	return server.NewMetrics(server.MetricsConfig{
-		Registry:       prometheus.NewRegistry(),
+		Registry:       reg,
 		Version:        version,
 		OnMainListener: o.metricsListen == "",
 		Logger:         log,
@@ -309,9 +353,8 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 ) error {
 	servers := []*http.Server{o.httpServer(o.listen, srv, log)}
 	if o.metricsListen != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		servers = append(servers, o.httpServer(o.metricsListen, mux, log))
+		servers = append(servers,
+			o.httpServer(o.metricsListen, metricsMux(metrics), log))
 	}
 
 	errc := make(chan error, len(servers))
@@ -345,6 +388,14 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 		log.Info("modelgate stopped")
 	}
 	return firstErr
+}
+
+// metricsMux serves GET /metrics alone, for the --metrics-listen
+// listener.
+func metricsMux(metrics *server.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	return mux
 }
 
 // httpServer returns an http.Server with the configured timeouts.

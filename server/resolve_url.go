@@ -1,0 +1,32 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/modelgate/modelgate/catalog"
+	"github.com/modelgate/modelgate/presign"
+)
+
+// signedURLJSON is the response body of a resolve GET with
+// redirect=false.
+type signedURLJSON struct {
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expires_at"`
+	Size      int64  `json:"size"`
+	ETag      string `json:"etag"`
+}
+
+// answerURL sends the pre-signed URL and the file's metadata as JSON, for
+// scripts that fetch the file themselves, in response to a resolve GET
+// with redirect=false. The request counts as a download by the same
+// rules as the redirect, because handleResolve marks it as a file
+// request. A zero-byte file gets a URL too, although S3 rejects a Range
+// request on it with 416.
+func answerURL(w http.ResponseWriter, f *catalog.File, u presign.URL) {
+	writeJSON(w, http.StatusOK, signedURLJSON{
+		URL:       u.URL,
+		ExpiresAt: u.Expires.UTC().Format(timeFormatJSON),
+		Size:      f.Size,
+		ETag:      `"` + f.ETag + `"`,
+	})
+}
