@@ -16,14 +16,16 @@ type Object struct {
 
 // builder groups listed objects into models.
 type builder struct {
-	root    string
-	byID    map[string]*Model
-	skipped int
-	objects int
+	root      string
+	byID      map[string]*Model
+	manifests map[string]Object // manifest objects by model id
+	skipped   int
+	objects   int
 }
 
 func newBuilder(root string) *builder {
-	return &builder{root: root, byID: make(map[string]*Model)}
+	return &builder{root: root, byID: make(map[string]*Model),
+		manifests: make(map[string]Object)}
 }
 
 // add files the object under its model, or counts it as skipped when it
@@ -44,6 +46,13 @@ func (b *builder) add(o Object) {
 
 	prefixLen := len(b.root) + len(org) + 1 + len(name) + 1
 	id := o.Key[len(b.root) : prefixLen-1]
+	if inManifestDir(path) {
+		if path == ManifestPath {
+			b.manifests[id] = o
+		}
+		b.skipped++
+		return
+	}
 	m := b.byID[id]
 	if m == nil {
 		m = &Model{ID: id, Prefix: o.Key[:prefixLen]}

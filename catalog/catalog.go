@@ -22,10 +22,18 @@ var ErrRepeatedToken = errors.New("catalog: S3 repeated a continuation token")
 // succeeded yet and the one it waited for failed.
 var ErrNotLoaded = errors.New("catalog: not loaded yet")
 
-// ListAPI is the part of the S3 client that the catalog uses.
+// ListAPI is the S3 listing call.
 type ListAPI interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input,
 		opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// API is the part of the S3 client that the catalog uses: it lists the
+// bucket and reads the models' manifests.
+type API interface {
+	ListAPI
+	GetObject(ctx context.Context, in *s3.GetObjectInput,
+		opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
 // Config sets up a [Catalog]. Zero fields take the documented defaults.
@@ -57,6 +65,10 @@ type Config struct {
 	// OnList, when set, is called after each ListObjectsV2 request with
 	// its error.
 	OnList func(err error)
+
+	// OnGet, when set, is called after each GetObject request for a
+	// manifest with its error.
+	OnGet func(err error)
 
 	// OnRefresh, when set, is called after each complete or failed
 	// listing. On failure the snapshot is the previous one, or nil.
@@ -103,12 +115,16 @@ func (c *Config) setDefaults() {
 // use.
 type Catalog struct {
 	cfg  Config
-	api  ListAPI
+	api  API
 	snap atomic.Pointer[Snapshot]
 
 	mu      sync.Mutex
 	pending *refresh // the listing in progress, if any
 	lastErr string   // errorKey of the last refresh error, or ""
+
+	// manifests are the parsed manifests by model id. Only the refresh
+	// in progress reads or replaces the map, and c.mu orders refreshes.
+	manifests map[string]*manifestIndex
 }
 
 // refresh is one listing that several callers may wait for.
@@ -118,9 +134,10 @@ type refresh struct {
 	err  error
 }
 
-// New returns a catalog of the bucket in cfg, listed through api. It makes
-// no request until the first call to Snapshot, Refresh or Run.
-func New(api ListAPI, cfg Config) (*Catalog, error) {
+// New returns a catalog of the bucket in cfg, listed and read through
+// api. It makes no request until the first call to Snapshot, Refresh or
+// Run.
+func New(api API, cfg Config) (*Catalog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -265,7 +282,9 @@ func (c *Catalog) list(ctx context.Context) (*Snapshot, error) {
 		seen[token] = true
 		in.ContinuationToken = aws.String(token)
 	}
-	return b.snapshot(c.cfg.Now()), nil
+	s := b.snapshot(c.cfg.Now())
+	c.attachManifests(ctx, s, b.manifests)
+	return s, nil
 }
 
 // Run refreshes the catalog until ctx is done: at once, then every

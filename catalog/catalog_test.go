@@ -1,9 +1,13 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,11 +19,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// fakeLister serves a fixed key list in pages, like ListObjectsV2.
+// fakeLister serves a fixed key list in pages, like ListObjectsV2, and
+// the objects in bodies through GetObject.
 type fakeLister struct {
 	keys     []string
 	pageSize int
 	calls    atomic.Int64
+
+	// bodies holds the content of some keys. Those are listed with the
+	// body's size and its MD5 as ETag; other keys with the key's length
+	// and key+"-etag".
+	bodies map[string][]byte
+	// gets counts GetObject calls.
+	gets atomic.Int64
+	// getErr, when set, fails every GetObject call.
+	getErr error
 
 	// fail, when set, returns an error for the page with that index.
 	fail func(page int) error
@@ -50,10 +64,11 @@ func (f *fakeLister) ListObjectsV2(ctx context.Context,
 	end := min(start+f.pageSize, len(f.keys))
 	out := &s3.ListObjectsV2Output{}
 	for _, k := range f.keys[start:end] {
+		size, etag := f.stat(k)
 		out.Contents = append(out.Contents, types.Object{
 			Key:          aws.String(k),
-			Size:         aws.Int64(int64(len(k))),
-			ETag:         aws.String(`"` + k + `-etag"`),
+			Size:         aws.Int64(size),
+			ETag:         aws.String(`"` + etag + `"`),
 			LastModified: aws.Time(time.Unix(1700000000, 0)),
 		})
 	}
@@ -66,6 +81,33 @@ func (f *fakeLister) ListObjectsV2(ctx context.Context,
 		out.NextContinuationToken = aws.String(next)
 	}
 	return out, nil
+}
+
+// stat returns the size and unquoted ETag that key is listed with.
+func (f *fakeLister) stat(key string) (int64, string) {
+	if body, ok := f.bodies[key]; ok {
+		sum := md5.Sum(body)
+		return int64(len(body)), hex.EncodeToString(sum[:])
+	}
+	return int64(len(key)), key + "-etag"
+}
+
+func (f *fakeLister) GetObject(ctx context.Context, in *s3.GetObjectInput,
+	_ ...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	f.gets.Add(1)
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
+	body, ok := f.bodies[aws.ToString(in.Key)]
+	if !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	_, etag := f.stat(aws.ToString(in.Key))
+	return &s3.GetObjectOutput{
+		Body: io.NopCloser(bytes.NewReader(body)),
+		ETag: aws.String(`"` + etag + `"`),
+	}, nil
 }
 
 func newTestCatalog(tb testing.TB, f *fakeLister, root string) *Catalog {

@@ -25,11 +25,27 @@ type File struct {
 
 	// modified is the object's LastModified in Unix milliseconds.
 	modified int64
+
+	// sha256 points into the model's manifest index, or is nil when the
+	// manifest does not vouch for the object.
+	sha256 *[32]byte
 }
 
 // ModTime returns the object's last-modified time in UTC.
 func (f *File) ModTime() time.Time {
 	return time.UnixMilli(f.modified).UTC()
+}
+
+// SHA256 returns the SHA-256 of the file's content and true when the
+// model's manifest lists the file with the object's current size and
+// ETag. Otherwise it returns false: the model has no manifest, the
+// manifest does not list the file, or the object changed since the
+// manifest was written.
+func (f *File) SHA256() ([32]byte, bool) {
+	if f.sha256 == nil {
+		return [32]byte{}, false
+	}
+	return *f.sha256, true
 }
 
 // Model is a group of objects under "org/name/". It is immutable once
@@ -128,9 +144,20 @@ type Snapshot struct {
 	Objects int
 
 	// Skipped is the number of listed keys that belong to no model:
-	// directory markers, keys with fewer than three segments and keys
-	// with a "." or ".." segment.
+	// directory markers, keys with fewer than three segments, keys with
+	// a "." or ".." segment, and the objects below each model's
+	// ManifestDir, manifests included.
 	Skipped int
+
+	// Verified is the number of files with a SHA-256 from their model's
+	// manifest.
+	Verified int
+
+	// Unverified is the number of files in models with a manifest that
+	// the manifest does not vouch for: it does not list them, or lists
+	// another size or ETag, or could not be read. Files of models
+	// without a manifest are not counted.
+	Unverified int
 }
 
 // Model returns the model with the given "org/name" id.

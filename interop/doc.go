@@ -6,6 +6,8 @@
 // @huggingface/hub, pinned in js/package-lock.json. Logging reverse
 // proxies in front of the gateway and of S3 record what each side
 // received, so the tests can show where a client's bearer token went.
+// One model goes up through the publish package, which writes a
+// manifest of SHA-256 digests, so that the client sees them as lfs.oid.
 //
 // The JavaScript dependencies must be installed first with
 // "npm ci --no-audit --no-fund" in js/; scripts/test.sh does that when

@@ -80,12 +80,13 @@ type jsReport struct {
 		Present bool `json:"present"`
 		Missing bool `json:"missing"`
 	} `json:"fileExists"`
-	DownloadFile          string `json:"downloadFile"`
-	DownloadMissingIsNull bool   `json:"downloadMissingIsNull"`
-	CachedFile            string `json:"cachedFile"`
-	Snapshot              string `json:"snapshot"`
-	DownloadWithToken     string `json:"downloadWithToken"`
-	FileExistsWithToken   bool   `json:"fileExistsWithToken"`
+	DownloadFile          string      `json:"downloadFile"`
+	DownloadMissingIsNull bool        `json:"downloadMissingIsNull"`
+	CachedFile            string      `json:"cachedFile"`
+	Snapshot              string      `json:"snapshot"`
+	DownloadWithToken     string      `json:"downloadWithToken"`
+	FileExistsWithToken   bool        `json:"fileExistsWithToken"`
+	Published             jsPublished `json:"published"`
 }
 
 var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -93,11 +94,17 @@ var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // TestJSClient downloads a model with @huggingface/hub through the
 // gateway and checks every byte, the listings, and that the client's
 // bearer token reaches the gateway but neither S3 nor the gateway's log.
+// A second model, published with publish.Publish, must carry the
+// SHA-256 of each file as lfs.oid, which the client names its cached
+// blobs after.
 func TestJSClient(t *testing.T) {
 	node := requireJSClient(t)
-	const model = "acme/tiny-model"
-	files := jsFiles()
+	const model, publishedModel = "acme/tiny-model", "acme/published"
+	files, published := jsFiles(), publishedFiles()
 	seed(t, model, files)
+	// The gateway lists the bucket before it reports ready, so it
+	// starts with the manifest of the published model.
+	publishModel(t, publishedModel, published)
 
 	// S3 receives client downloads through s3Proxy. The client reaches
 	// the gateway through hubProxy, which records what the gateway
@@ -111,6 +118,7 @@ func TestJSClient(t *testing.T) {
 		extra:     []string{"--page-size", strconv.Itoa(jsPageSize)},
 	})
 	hubProxy.forwardTo(t, gw.URL)
+	requireModel(t, hubProxy.URL, publishedModel)
 
 	first := send(t, http.MethodGet, hubProxy.URL+"/api/models/"+model+
 		"/tree/main?recursive=true&expand=false")
@@ -125,6 +133,7 @@ func TestJSClient(t *testing.T) {
 		"FILE":         "tokenizer/vocab.txt",
 		"MISSING":      "tokenizer/missing.txt",
 		"ACCESS_TOKEN": jsToken,
+		"PUBLISHED":    publishedModel,
 	})
 
 	t.Run("version", func(t *testing.T) {
@@ -168,6 +177,9 @@ func TestJSClient(t *testing.T) {
 	})
 	t.Run("snapshotDownload", func(t *testing.T) {
 		checkSnapshot(t, report, files)
+	})
+	t.Run("published", func(t *testing.T) {
+		checkPublished(t, report.Published, publishedModel, published)
 	})
 	t.Run("token", func(t *testing.T) {
 		checkTokenStaysAtGateway(t, hubProxy, s3Proxy, gw)

@@ -16,7 +16,7 @@ import (
 const (
 	corsExposeHeaders = "X-Repo-Commit, X-Linked-Etag, X-Linked-Size, " +
 		"X-Error-Code, X-Error-Message, ETag, Content-Range, Link, " +
-		"X-Url-Expires, Retry-After, X-Request-Id"
+		"X-Url-Expires, Retry-After, X-Request-Id, Repr-Digest"
 	corsAllowMethods = "GET, HEAD, POST"
 	corsAllowHeaders = "Authorization, Content-Type, Range, X-Request-Id"
 	corsMaxAge       = "600"

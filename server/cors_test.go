@@ -122,7 +122,7 @@ func TestCORSHeaders(t *testing.T) {
 			for _, name := range []string{"X-Repo-Commit",
 				"X-Linked-Etag", "X-Linked-Size", "X-Error-Code",
 				"X-Error-Message", "ETag", "Content-Range", "Link",
-				"X-Url-Expires"} {
+				"X-Url-Expires", "Repr-Digest"} {
 				if !strings.Contains(expose, name) {
 					t.Errorf("%s %s: Expose-Headers %q lacks %s",
 						tt.method, tt.target, expose, name)

@@ -148,6 +148,7 @@ func (m *Metrics) CatalogRefreshed(s *catalog.Snapshot, err error) {
 	m.catalogModels.Set(float64(len(s.Models())))
 	m.catalogFiles.Set(float64(s.Objects))
 	m.catalogSkipped.Set(float64(s.Skipped))
+	m.unverified.Set(float64(s.Unverified))
 	m.catalogLoaded.Set(unixSeconds(s.Loaded))
 	m.trackModels(s.Models())
 }

@@ -36,7 +36,7 @@ var testFiles = map[string]int64{
 	"deep/er/and/deeper/x.bin": 1,
 }
 
-// staticBucket is a ListObjectsV2 fake that returns keys in one page.
+// staticBucket is an S3 fake that lists keys in one page.
 type staticBucket struct {
 	keys  []string
 	sizes map[string]int64
@@ -68,6 +68,14 @@ func (b *staticBucket) ListObjectsV2(_ context.Context,
 		})
 	}
 	return out, nil
+}
+
+// GetObject answers as S3 does for a missing key: the bucket holds no
+// manifest.
+func (b *staticBucket) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
 }
 
 // stubSigner returns unsigned URLs under testSignBase, and records the

@@ -78,13 +78,20 @@ func (l *listStub) ListObjectsV2(ctx context.Context,
 	return out, nil
 }
 
+// GetObject finds no object: the stub lists no manifests.
+func (l *listStub) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
+}
+
 // denyLimiter allows every request except those for which deny returns
 // true.
 type denyLimiter struct {
 	deny func(r *http.Request) bool
 }
 
-func (l denyLimiter) Allow(r *http.Request, download bool,
+func (l denyLimiter) Allow(h http.Header, r *http.Request, download bool,
 ) server.LimitDecision {
 	ok := l.deny == nil || !l.deny(r)
 	return server.LimitDecision{Client: l.ClientKey(r), Allowed: ok,

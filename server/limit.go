@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"time"
+
+	"github.com/modelgate/modelgate/ratelimit"
 )
 
 // budget names the rate-limit budget a route spends.
@@ -23,19 +25,50 @@ type LimitDecision struct {
 
 	// RetryAfter is the wait before a retry succeeds, when not allowed.
 	RetryAfter time.Duration
-
-	// SetHeaders, when set, adds the rate-limit headers to a response.
-	SetHeaders func(h http.Header)
 }
 
 // Limiter decides whether a client may make a request.
 type Limiter interface {
 	// Allow spends one token of the download or API budget of the
-	// request's client.
-	Allow(r *http.Request, download bool) LimitDecision
+	// request's client and returns the decision. It sets the decision's
+	// rate-limit header fields, if it has any, on h, the response header.
+	Allow(h http.Header, r *http.Request, download bool) LimitDecision
 
 	// ClientKey returns the client key of r, safe to log.
 	ClientKey(r *http.Request) string
+}
+
+// NewRateLimiter returns l as a Limiter. Allow sets the RateLimit-* fields
+// and, on a rejection, Retry-After, as [ratelimit.Decision.SetHeaders]
+// does.
+func NewRateLimiter(l *ratelimit.Limiter) Limiter {
+	return rateLimiter{l}
+}
+
+// rateLimiter adapts a ratelimit.Limiter to Limiter. It passes the header
+// into Allow, so that no closure over the decision is allocated.
+type rateLimiter struct {
+	lim *ratelimit.Limiter
+}
+
+func (a rateLimiter) Allow(h http.Header, r *http.Request,
+	download bool,
+) LimitDecision {
+	b := ratelimit.API
+	if download {
+		b = ratelimit.Download
+	}
+	d := a.lim.Allow(r, b)
+	d.SetHeaders(h)
+	return LimitDecision{
+		Client:     d.Key.String(),
+		Allowed:    d.Allowed,
+		RetryAfter: d.RetryAfter,
+	}
+}
+
+func (a rateLimiter) ClientKey(r *http.Request) string {
+	return a.lim.ClientKey(r).String()
 }
 
 // limit spends one token of b per request. OPTIONS requests pass free.
@@ -56,12 +89,9 @@ func (s *Server) limit(b budget) func(http.Handler) http.Handler {
 				return
 			}
 
-			d := s.cfg.Limiter.Allow(r, b == budgetDownload)
+			d := s.cfg.Limiter.Allow(w.Header(), r, b == budgetDownload)
 			info.client = d.Client
 			s.metrics.limitDecision(b, d.Allowed)
-			if d.SetHeaders != nil {
-				d.SetHeaders(w.Header())
-			}
 			if !d.Allowed {
 				s.writeError(w, r, &Error{
 					Status:     http.StatusTooManyRequests,

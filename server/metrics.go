@@ -59,6 +59,7 @@ type Metrics struct {
 	catalogSkipped  prometheus.Gauge
 	catalogLoaded   prometheus.Gauge
 	catalogFailures prometheus.Counter
+	unverified      prometheus.Gauge
 	credsExpiry     prometheus.Gauge
 
 	// mu guards models. Downloads take the read lock while they
@@ -182,13 +183,16 @@ func (m *Metrics) newBackendCollectors() []prometheus.Collector {
 		Help: "Catalog listings that failed; the gateway kept serving " +
 			"the last good catalog.",
 	})
+	m.unverified = newGauge("modelgate_catalog_unverified_files",
+		"Files of models with a manifest that the manifest does not "+
+			"vouch for; they are served without SHA-256.")
 	m.credsExpiry = newGauge(
 		"modelgate_credentials_expiry_timestamp_seconds",
 		"Unix time at which the signing credentials expire; 0 when "+
 			"they do not expire or are not loaded yet.")
 	return []prometheus.Collector{m.presign, m.s3, m.catalogModels,
 		m.catalogFiles, m.catalogSkipped, m.catalogLoaded,
-		m.catalogFailures, m.credsExpiry}
+		m.catalogFailures, m.unverified, m.credsExpiry}
 }
 
 func newGauge(name, help string) prometheus.Gauge {

@@ -30,7 +30,7 @@ type pageObject struct {
 	size int64
 }
 
-// pageLister is a ListAPI that returns its objects in one page.
+// pageLister is a catalog.API that returns its objects in one page.
 type pageLister struct {
 	objects []types.Object
 }
@@ -55,6 +55,13 @@ func (l *pageLister) ListObjectsV2(ctx context.Context,
 		IsTruncated: aws.Bool(false)}, nil
 }
 
+// GetObject finds no object: the lister has no manifests.
+func (l *pageLister) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
+}
+
 // stubPresigner signs nothing: it returns a URL that names the key and
 // the file name, so tests can check what was asked for.
 type stubPresigner struct{}
@@ -75,7 +82,7 @@ type recordingLimiter struct {
 	deny      bool
 }
 
-func (l *recordingLimiter) Allow(r *http.Request,
+func (l *recordingLimiter) Allow(h http.Header, r *http.Request,
 	download bool,
 ) server.LimitDecision {
 	l.mu.Lock()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"path"
@@ -43,6 +44,9 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", etag)
 	h.Set("X-Linked-Etag", etag)
 	h.Set("X-Linked-Size", strconv.FormatInt(f.Size, 10))
+	if sum, ok := f.SHA256(); ok {
+		h.Set("Repr-Digest", reprDigest(sum))
+	}
 	h.Set("Last-Modified", f.ModTime().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", "no-store")
@@ -70,6 +74,11 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Location", u.URL)
 	w.WriteHeader(http.StatusFound)
+}
+
+// reprDigest formats a SHA-256 as an RFC 9530 Repr-Digest field value.
+func reprDigest(sum [32]byte) string {
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
 }
 
 // answerInline answers HEAD, and GET of a zero-byte file, without a

@@ -23,8 +23,22 @@ type entryJSON struct {
 	OID        string      `json:"oid"`
 	Size       int64       `json:"size"`
 	Path       string      `json:"path"`
+	LFS        *lfsJSON    `json:"lfs,omitempty"`
 	LastCommit *commitJSON `json:"lastCommit,omitempty"`
 }
+
+// lfsJSON is the "lfs" of a file entry, sent only when the file's real
+// SHA-256 is known. Clients name cached blobs after OID and compare it
+// with the downloaded content.
+type lfsJSON struct {
+	OID         string `json:"oid"`
+	Size        int64  `json:"size"`
+	PointerSize int    `json:"pointerSize"`
+}
+
+// lfsPointerSize is the size of a Git LFS pointer file, which the Hub
+// reports for every LFS file; clients read but do not use it.
+const lfsPointerSize = 134
 
 // commitJSON is the "lastCommit" of an expanded entry.
 type commitJSON struct {
@@ -35,6 +49,10 @@ type commitJSON struct {
 
 func fileEntry(m *catalog.Model, f *catalog.File, expand bool) entryJSON {
 	e := entryJSON{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Path}
+	if sum, ok := f.SHA256(); ok {
+		e.LFS = &lfsJSON{OID: hex.EncodeToString(sum[:]), Size: f.Size,
+			PointerSize: lfsPointerSize}
+	}
 	if expand {
 		e.LastCommit = lastCommit(m)
 	}

@@ -6,6 +6,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/presign"
 )
 
 // envPrefix is prepended to a flag's name, in upper case with dashes
@@ -49,6 +52,32 @@ func newFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// registerBucketFlags defines the flags that locate the models and the
+// credentials, shared by the commands that reach the bucket.
+func registerBucketFlags(fs *flag.FlagSet, bucket, root *string,
+	c *presign.AWSConfig,
+) {
+	fs.StringVar(bucket, "bucket", "", "S3 bucket holding the models (required)")
+	fs.StringVar(root, "root", "",
+		"key prefix under which models live as ORG/NAME/; empty is the bucket root")
+	fs.StringVar(&c.Region, "region", "us-east-1", "the bucket's AWS region")
+	fs.StringVar(&c.Endpoint, "s3-endpoint", "",
+		"S3 endpoint to call; empty means AWS")
+	fs.BoolVar(&c.PathStyle, "s3-path-style", false,
+		"address the bucket in the URL path instead of the host name")
+	fs.StringVar(&c.STSEndpoint, "sts-endpoint", "",
+		"STS endpoint for --role-arn; empty means AWS")
+	fs.StringVar(&c.RoleARN, "role-arn", "",
+		"IAM role to assume with the default credentials; empty uses "+
+			"the default credentials directly")
+	fs.StringVar(&c.ExternalID, "role-external-id", "",
+		"external ID passed to AssumeRole")
+	fs.StringVar(&c.SessionName, "role-session-name", "modelgate",
+		"role session name")
+	fs.DurationVar(&c.SessionDuration, "role-session-duration",
+		time.Hour, "role session length, 15m to 12h")
+}
+
 // parseFlags parses args, then sets each flag not given on the command
 // line from its environment variable. Command-line values win.
 func parseFlags(fs *flag.FlagSet, args []string,
@@ -57,6 +86,38 @@ func parseFlags(fs *flag.FlagSet, args []string,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	return setFromEnv(fs, getenv)
+}
+
+// parseFlagsAndArgs is parseFlags for commands that take arguments: the
+// arguments may come before, between or after the flags, and are
+// returned in order. A "--" ends the flags.
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string,
+	getenv func(string) string,
+) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	return positional, setFromEnv(fs, getenv)
+}
+
+// setFromEnv sets each flag not given on the command line from its
+// environment variable.
+func setFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	modelgate serve --bucket BUCKET [flags]
+//	modelgate publish DIR --bucket BUCKET --model ORG/NAME [flags]
 //	modelgate doctor --bucket BUCKET [flags]
 //	modelgate demo [flags]
 //	modelgate healthcheck [flags]
@@ -27,6 +28,8 @@ const usage = `modelgate serves model weights from S3 through pre-signed redirec
 
 Usage:
   modelgate serve [flags]   serve a bucket (see modelgate serve --help)
+  modelgate publish DIR --model ORG/NAME [flags]
+                            upload a model folder with its SHA-256 manifest
   modelgate doctor [flags]  check credentials and bucket with serve's flags
   modelgate demo [flags]    serve a built-in demo model from an in-memory S3
   modelgate healthcheck     probe a running gateway's /healthz (exit 0 if OK)
@@ -52,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer,
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr, getenv)
+	case "publish":
+		return runPublish(args[1:], stdout, stderr, getenv)
 	case "doctor":
 		return runDoctor(args[1:], stdout, stderr, getenv)
 	case "demo":

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -203,13 +204,19 @@ func listenPort(tb testing.TB, addr string) int32 {
 	return int32(n)
 }
 
-// emptyBucket is a ListAPI over a bucket with no objects.
+// emptyBucket is a catalog.API over a bucket with no objects.
 type emptyBucket struct{}
 
 func (emptyBucket) ListObjectsV2(context.Context, *s3.ListObjectsV2Input,
 	...func(*s3.Options),
 ) (*s3.ListObjectsV2Output, error) {
 	return &s3.ListObjectsV2Output{}, nil
+}
+
+func (emptyBucket) GetObject(context.Context, *s3.GetObjectInput,
+	...func(*s3.Options),
+) (*s3.GetObjectOutput, error) {
+	return nil, &types.NoSuchKey{}
 }
 
 // fixedPresigner signs every key to the same URL.

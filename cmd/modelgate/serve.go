@@ -54,10 +54,13 @@ type serveOptions struct {
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
 	maxInFlight       int
+
+	limits limitOptions
 }
 
 // register defines the serve flags on fs.
 func (o *serveOptions) register(fs *flag.FlagSet) {
+	o.limits.register(fs)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080",
 		"address to serve on, host:port")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "",
@@ -72,28 +75,10 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 			"responses: * for any, or a comma-separated list such as "+
 			"https://app.example.com,http://localhost:3000")
 
-	fs.StringVar(&o.bucket, "bucket", "", "S3 bucket holding the models (required)")
-	fs.StringVar(&o.root, "root", "",
-		"key prefix under which models live as ORG/NAME/; empty is the bucket root")
-	fs.StringVar(&o.aws.Region, "region", "us-east-1", "the bucket's AWS region")
-	fs.StringVar(&o.aws.Endpoint, "s3-endpoint", "",
-		"S3 endpoint the gateway calls; empty means AWS")
+	registerBucketFlags(fs, &o.bucket, &o.root, &o.aws)
 	fs.StringVar(&o.signer.PublicEndpoint, "s3-public-endpoint", "",
 		"S3 endpoint put in the URLs handed to clients; empty means "+
 			"--s3-endpoint, or AWS")
-	fs.BoolVar(&o.aws.PathStyle, "s3-path-style", false,
-		"address the bucket in the URL path instead of the host name")
-	fs.StringVar(&o.aws.STSEndpoint, "sts-endpoint", "",
-		"STS endpoint for --role-arn; empty means AWS")
-	fs.StringVar(&o.aws.RoleARN, "role-arn", "",
-		"IAM role to assume with the default credentials; empty uses "+
-			"the default credentials directly")
-	fs.StringVar(&o.aws.ExternalID, "role-external-id", "",
-		"external ID passed to AssumeRole")
-	fs.StringVar(&o.aws.SessionName, "role-session-name", "modelgate",
-		"role session name")
-	fs.DurationVar(&o.aws.SessionDuration, "role-session-duration",
-		time.Hour, "role session length, 15m to 12h")
 
 	o.registerCredentials(fs)
 	fs.DurationVar(&o.refresh, "refresh-interval", 5*time.Minute,
@@ -162,6 +147,9 @@ func (o *serveOptions) validate() error {
 			o.maxHeaderBytes)
 	}
 	if err := o.validateExpiry(); err != nil {
+		return err
+	}
+	if err := o.limits.validate(); err != nil {
 		return err
 	}
 	o.signer.Bucket = o.bucket
@@ -285,12 +273,26 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		OnList: func(err error) {
 			metrics.S3Request("ListObjectsV2", err)
 		},
+		OnGet: func(err error) {
+			metrics.S3Request("GetObject", err)
+		},
 		OnRefresh: metrics.CatalogRefreshed,
 	})
 	if err != nil {
 		return err
 	}
+	lim, err := o.limits.newLimiter()
+	if err != nil {
+		return err
+	}
+	var limiter server.Limiter
+	if lim != nil {
+		limiter = server.NewRateLimiter(lim)
+		metrics.TrackClients(lim.Tracked)
+		go sweepClients(ctx, lim)
+	}
 	srv, err := server.New(server.Config{
+		Limiter:   limiter,
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
 		Metrics: metrics, Ready: func() error {
 			if err := signer.Status(); err != nil {

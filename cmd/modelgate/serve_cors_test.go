@@ -29,15 +29,7 @@ func TestServeCORSOriginsFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var o serveOptions
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			o.register(fs)
-			args := append([]string{"--bucket", "models"}, tt.args...)
-			getenv := func(k string) string { return tt.env[k] }
-			if err := parseFlags(fs, args, getenv); err != nil {
-				t.Fatalf("parseFlags(%q): %v", args, err)
-			}
+			o, args := parseServeFlags(t, tt.args, tt.env)
 			err := o.validate()
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("validate() with %q = %v, want error %v", args,
@@ -48,4 +40,23 @@ func TestServeCORSOriginsFlag(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseServeFlags parses "--bucket models" and args as serve's flags,
+// with env as the environment, and returns the options and all the
+// arguments parsed.
+func parseServeFlags(tb testing.TB, args []string,
+	env map[string]string,
+) (*serveOptions, []string) {
+	tb.Helper()
+	var o serveOptions
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.register(fs)
+	args = append([]string{"--bucket", "models"}, args...)
+	getenv := func(k string) string { return env[k] }
+	if err := parseFlags(fs, args, getenv); err != nil {
+		tb.Fatalf("parseFlags(%q): %v", args, err)
+	}
+	return &o, args
 }

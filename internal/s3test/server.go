@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -394,7 +395,26 @@ func (s *Server) signal(sig syscall.Signal) error {
 // connections, but no request gets a response until Resume. Pause returns
 // an error if the process has exited.
 func (s *Server) Pause() error {
-	return s.signalRunning(syscall.SIGSTOP)
+	if err := s.signalRunning(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// kill(2) returns before the process has stopped, so wait until the
+	// kernel reports it stopped; a request sent earlier could be served.
+	stat := fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			return fmt.Errorf("pause S3 server: %w", err)
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(data, ')'); i >= 0 &&
+			i+2 < len(data) && data[i+2] == 'T' {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errors.New("pause S3 server: process did not stop within 5s")
 }
 
 // Resume continues a server frozen by Pause with SIGCONT. It returns an

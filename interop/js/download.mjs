@@ -10,6 +10,9 @@
 //   CACHE_DIR     an empty directory for the client's cache
 //   OUT_DIR       a directory for the single-file downloads
 //   ACCESS_TOKEN  a token starting with "hf_", sent on the last download
+//   PUBLISHED     a second model id, published with a manifest of SHA-256
+//                 digests. The script lists it, reads its paths-info and
+//                 downloads each of its files to CACHE_DIR.
 //   REPORT        the file to write the JSON report to
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,6 +23,7 @@ import {
   fileExists,
   listFiles,
   modelInfo,
+  pathsInfo,
   snapshotDownload,
 } from "@huggingface/hub";
 
@@ -45,6 +49,39 @@ async function save(blob, dir, name) {
   return path;
 }
 
+// listEntries returns the recursive listing of repo.
+async function listEntries(repo, hubUrl) {
+  const entries = [];
+  for await (const entry of listFiles({ repo, hubUrl, recursive: true })) {
+    entries.push({ type: entry.type, path: entry.path,
+      size: entry.size, oid: entry.oid, lfs: entry.lfs,
+      xetHash: entry.xetHash });
+  }
+  return entries;
+}
+
+// published lists repo, reads the expanded paths-info of its files and
+// downloads each file to cacheDir. It returns what the client reported
+// and, by path, where the client put each download.
+async function published(repo, hubUrl, cacheDir) {
+  const listing = await listEntries(repo, hubUrl);
+  const paths = listing.filter((e) => e.type === "file").map((e) => e.path);
+  const infos = await pathsInfo({ repo, hubUrl, paths, expand: true });
+  const cached = {};
+  for (const path of paths) {
+    cached[path] = await downloadFileToCacheDir({ repo, hubUrl, path,
+      cacheDir });
+  }
+  return {
+    listFiles: listing,
+    pathsInfo: infos.map((e) => ({ type: e.type, path: e.path,
+      size: e.size, oid: e.oid, lfs: e.lfs,
+      lastCommit: e.lastCommit && e.lastCommit.id })),
+    cacheDir,
+    cached,
+  };
+}
+
 async function main() {
   const hubUrl = env("HUB_URL");
   const repo = env("REPO");
@@ -54,6 +91,7 @@ async function main() {
   const outDir = env("OUT_DIR");
   const accessToken = env("ACCESS_TOKEN");
   const reportPath = env("REPORT");
+  const publishedRepo = env("PUBLISHED");
   await mkdir(outDir, { recursive: true });
 
   const report = { version: await clientVersion() };
@@ -70,12 +108,7 @@ async function main() {
     filePaths: main.filePaths,
   };
 
-  report.listFiles = [];
-  for await (const entry of listFiles({ repo, hubUrl, recursive: true })) {
-    report.listFiles.push({ type: entry.type, path: entry.path,
-      size: entry.size, oid: entry.oid, lfs: entry.lfs,
-      xetHash: entry.xetHash });
-  }
+  report.listFiles = await listEntries(repo, hubUrl);
 
   report.fileExists = {
     present: await fileExists({ repo, hubUrl, path: file }),
@@ -100,6 +133,8 @@ async function main() {
     await save(withToken, outDir, "with-token");
   report.fileExistsWithToken = await fileExists({ repo, hubUrl,
     path: file, accessToken });
+
+  report.published = await published(publishedRepo, hubUrl, cacheDir);
 
   // The client logs progress on stdout, so the report goes to a file.
   await writeFile(reportPath, JSON.stringify(report, null, 2) + "\n");
