@@ -2,10 +2,10 @@ package catalog
 
 import "regexp"
 
-// Parts of an SDK error's text that differ between attempts that fail
-// for the same reason: the request and host ids S3 and STS assign to
-// each request, the local address of the connection, and the
-// continuation token in a request URL.
+// Patterns of the parts of an SDK error's text that differ between
+// attempts that fail for the same reason. S3 and STS assign a request
+// and host id to each request, each connection has its own local port,
+// and a request URL may carry a continuation token.
 var (
 	requestIDPattern = regexp.MustCompile(
 		`\b(RequestID|HostID|RequestId|HostId): [^,\s]*`)

@@ -7,8 +7,8 @@ import (
 )
 
 // inFlightRetryAfter is the Retry-After of a request rejected by the
-// in-flight cap. The gateway answers from memory, so a burst drains
-// within a second unless the catalog or the credentials are stalled.
+// in-flight cap. The gateway serves requests from memory, so a burst
+// drains within a second unless the catalog or the credentials stall.
 const inFlightRetryAfter = time.Second
 
 // capExempt reports whether a request bypasses the in-flight cap. The
@@ -21,7 +21,7 @@ func capExempt(r *http.Request) bool {
 }
 
 // capInFlight returns a middleware that lets at most max requests run at
-// once and answers the others 503 with a Retry-After, without waiting.
+// once and rejects the others at once with 503 and a Retry-After.
 // A max of zero returns a middleware that caps nothing.
 //
 // Only requests whose headers have arrived count. Slow clients that

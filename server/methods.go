@@ -7,7 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// unknownAPIPattern is the catch-all route that answers 404 for API
+// unknownAPIPattern is the catch-all route that returns 404 for API
 // paths no other route serves.
 const unknownAPIPattern = "/api/*"
 

@@ -34,7 +34,7 @@ type demoGateway struct {
 
 // startDemoGateway runs serve with the serve flags in args, on a free
 // loopback port, against a new in-memory S3 server seeded with
-// demo.Model. It returns once /readyz answers 200, and stops both
+// demo.Model. It returns once /readyz returns 200, and stops both
 // servers in tb.Cleanup.
 func startDemoGateway(tb testing.TB, args ...string) *demoGateway {
 	tb.Helper()
@@ -109,7 +109,7 @@ func waitListening(tb testing.TB, logs *lockedBuffer,
 	}
 }
 
-// waitReady polls /readyz until it answers 200, for up to 10 seconds.
+// waitReady polls /readyz until it returns 200, for up to 10 seconds.
 func (g *demoGateway) waitReady(tb testing.TB) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -252,8 +252,8 @@ func checkAllow(tb testing.TB, req string, r rawResponse) {
 }
 
 // TestMalformedRequestsAnsweredByNetHTTP covers requests that net/http
-// rejects while it reads them, before any handler runs. Their answers
-// are net/http's own plain-text responses, not JSON: the gateway cannot
+// rejects while it reads them, before any handler runs. The responses
+// are net/http's own plain text, not JSON, and the gateway cannot
 // change them without replacing the HTTP server. Each must still be a
 // 4xx, or 505 for an unknown HTTP version, and leave the server serving.
 func TestMalformedRequestsAnsweredByNetHTTP(t *testing.T) {

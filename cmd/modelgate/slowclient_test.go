@@ -64,8 +64,8 @@ func openHalfOpen(tb testing.TB, addr string, n int) []net.Conn {
 	return conns
 }
 
-// stillOpen reports whether the server has neither closed c nor
-// answered on it: a read until deadline finds nothing to read.
+// stillOpen reports whether the server has neither closed c nor sent
+// anything on it: a read until deadline finds nothing to read.
 func stillOpen(c net.Conn, deadline time.Time) bool {
 	c.SetReadDeadline(deadline)
 	var b [1]byte

@@ -23,8 +23,8 @@ const (
 	proxyRefuse
 	// proxyReset accepts each connection and resets it at once.
 	proxyReset
-	// proxyThrottle answers every request 503 SlowDown, with a new
-	// x-amz-request-id each time, as S3 does when it sheds load.
+	// proxyThrottle responds to every request with 503 SlowDown and a
+	// new x-amz-request-id each time, as S3 does when it sheds load.
 	proxyThrottle
 )
 
@@ -183,7 +183,7 @@ func (p *faultProxy) forward(c net.Conn) {
 	<-done
 }
 
-// throttle answers each request on c with S3's 503 SlowDown error.
+// throttle responds to each request on c with S3's 503 SlowDown error.
 func throttle(c net.Conn) {
 	br := bufio.NewReader(c)
 	for {

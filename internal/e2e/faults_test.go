@@ -139,7 +139,7 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-// checkServes checks that g answers the requests a download client
+// checkServes checks that g serves the requests a download client
 // makes from its catalog: a redirect, file metadata, listings and
 // readiness, and never a 5xx.
 func checkServes(tb testing.TB, g *gateway) {
@@ -304,8 +304,8 @@ func TestS3PausedDoesNotHoldRequests(t *testing.T) {
 			s.s3.Resume()
 		}
 	})
-	// Requests keep getting answers from memory while a listing hangs
-	// until --list-timeout ends it.
+	// Requests keep getting responses from memory while a listing
+	// hangs until --list-timeout ends it.
 	waitUntil(t, "a listing timed out", func() bool {
 		checkServes(t, g)
 		return g.metric(t, seriesRefreshFailures) > before
