@@ -26,6 +26,12 @@ func TestErrorKeyIgnoresPerAttemptParts(t *testing.T) {
 				"127.0.0.1:54321->127.0.0.1:8333: read: connection reset",
 			prefix + `Get "http://127.0.0.1:8333/models": read tcp ` +
 				"127.0.0.1:40002->127.0.0.1:8333: read: connection reset"},
+		{"reset while connecting or reading",
+			prefix + `Get "http://127.0.0.1:8333/models": dial tcp ` +
+				"127.0.0.1:8333: connect: connection reset by peer",
+			prefix + `Get "http://127.0.0.1:8333/models": read tcp ` +
+				"127.0.0.1:47482->127.0.0.1:8333: read: connection reset " +
+				"by peer"},
 		{"IPv6 local port",
 			"read tcp [::1]:54321->[::1]:8333: i/o timeout",
 			"read tcp [::1]:40002->[::1]:8333: i/o timeout"},

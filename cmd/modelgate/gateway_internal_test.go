@@ -48,7 +48,10 @@ func startDemoGateway(tb testing.TB, args ...string) *demoGateway {
 	var o serveOptions
 	fs := newFlagSet("serve", "", io.Discard)
 	o.register(fs)
-	args = append([]string{"--listen", "127.0.0.1:0"}, args...)
+	// The tests send more requests per second than the default rate
+	// limits allow; a test that needs limits turns them back on.
+	args = append([]string{"--listen", "127.0.0.1:0",
+		"--rate-limit=false"}, args...)
 	noEnv := func(string) string { return "" }
 	if err := parseFlags(fs, args, noEnv); err != nil {
 		tb.Fatalf("parse %q: %v", args, err)
