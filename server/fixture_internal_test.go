@@ -23,17 +23,19 @@ const testModel = "acme/tiny"
 // loopback is the discard port, so nothing ever fetches these URLs.
 const testSignBase = "http://127.0.0.1:9/models/"
 
-// testFiles are the paths of testModel's files, with their sizes.
-var testFiles = map[string]int64{
-	"config.json":              21,
-	"empty.txt":                0,
-	"sub/dir/weights.bin":      4096,
-	"naïve café (v1).txt":      7,
-	"．．/fullwidth-dots.txt":    3,
-	"a b+c=50%.bin":            9,
-	"tokenizer/vocab.txt":      12,
-	"tokenizer/merges.txt":     13,
-	"deep/er/and/deeper/x.bin": 1,
+// testFiles returns the paths of testModel's files, with their sizes.
+func testFiles() map[string]int64 {
+	return map[string]int64{
+		"config.json":              21,
+		"empty.txt":                0,
+		"sub/dir/weights.bin":      4096,
+		"naïve café (v1).txt":      7,
+		"．．/fullwidth-dots.txt":    3,
+		"a b+c=50%.bin":            9,
+		"tokenizer/vocab.txt":      12,
+		"tokenizer/merges.txt":     13,
+		"deep/er/and/deeper/x.bin": 1,
+	}
 }
 
 // staticBucket is an S3 fake that lists keys in one page.
@@ -46,7 +48,7 @@ type staticBucket struct {
 // testModel, and one object outside any model.
 func newStaticBucket() *staticBucket {
 	b := &staticBucket{sizes: make(map[string]int64)}
-	for p, size := range testFiles {
+	for p, size := range testFiles() {
 		key := testModel + "/" + p
 		b.keys = append(b.keys, key)
 		b.sizes[key] = size
@@ -70,31 +72,26 @@ func (b *staticBucket) ListObjectsV2(_ context.Context,
 	return out, nil
 }
 
-// GetObject answers as S3 does for a missing key: the bucket holds no
-// manifest.
+// GetObject returns NoSuchKey, as S3 does for a missing key, because
+// the bucket holds no manifest.
 func (b *staticBucket) GetObject(context.Context, *s3.GetObjectInput,
 	...func(*s3.Options),
 ) (*s3.GetObjectOutput, error) {
 	return nil, &types.NoSuchKey{}
 }
 
-// stubSigner returns unsigned URLs under testSignBase, and records the
-// keys it was asked to sign. It is not safe for concurrent use.
-type stubSigner struct {
-	keys []string
-}
+// stubSigner returns unsigned URLs under testSignBase.
+type stubSigner struct{}
 
-func (s *stubSigner) Presign(_ context.Context, key, _ string) (
+func (stubSigner) Presign(_ context.Context, key, _ string) (
 	presign.URL, error,
 ) {
-	s.keys = append(s.keys, key)
 	return presign.URL{URL: testSignBase + key,
 		Expires: time.Unix(1700003600, 0)}, nil
 }
 
-// newFixtureServer returns a server over a loaded catalog of
-// newStaticBucket and a stubSigner.
-func newFixtureServer(tb testing.TB, cfg Config) (*Server, *stubSigner) {
+// newFixtureCatalog returns a catalog of newStaticBucket, loaded.
+func newFixtureCatalog(tb testing.TB) *catalog.Catalog {
 	tb.Helper()
 	cat, err := catalog.New(newStaticBucket(), catalog.Config{
 		Bucket: "models"})
@@ -104,12 +101,18 @@ func newFixtureServer(tb testing.TB, cfg Config) (*Server, *stubSigner) {
 	if _, err := cat.Refresh(context.Background()); err != nil {
 		tb.Fatalf("Refresh: %v", err)
 	}
-	signer := &stubSigner{}
-	srv, err := New(cfg, cat, signer)
+	return cat
+}
+
+// newFixtureServer returns a server over newFixtureCatalog and a
+// stubSigner.
+func newFixtureServer(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
+	srv, err := New(cfg, newFixtureCatalog(tb), stubSigner{})
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
-	return srv, signer
+	return srv
 }
 
 // serve sends req to srv in-process and returns the recorded response.
@@ -117,20 +120,6 @@ func serve(srv http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
 	return rec
-}
-
-// rawTarget builds a request whose URL keeps target byte for byte, as
-// the net/http server would parse it off the wire.
-func rawTarget(tb testing.TB, method, target string) *http.Request {
-	tb.Helper()
-	req := httptest.NewRequest(method, "/", nil)
-	u, err := req.URL.Parse(target)
-	if err != nil {
-		tb.Fatalf("parse target %q: %v", target, err)
-	}
-	req.URL = u
-	req.RequestURI = target
-	return req
 }
 
 // isJSONError reports whether the content type and body are those of

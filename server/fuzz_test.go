@@ -125,9 +125,9 @@ func FuzzCursor(f *testing.F) {
 // over a real catalog. Every response must be a 200 listing only paths
 // of the model, or a 4xx JSON error; never a 5xx.
 func FuzzPathsInfo(f *testing.F) {
-	srv, _ := newFixtureServer(f, Config{})
+	srv := newFixtureServer(f, Config{})
 	files := make(map[string]bool)
-	for p := range testFiles {
+	for p := range testFiles() {
 		files[p] = true
 		for d := path.Dir(p); d != "."; d = path.Dir(d) {
 			files[d] = true

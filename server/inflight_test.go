@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelgate/modelgate/catalog"
 	"github.com/modelgate/modelgate/presign"
 )
 
@@ -37,17 +36,10 @@ func (s *gatedSigner) Presign(ctx context.Context, key, _ string) (
 // downloads block in a gatedSigner.
 func newGatedServer(tb testing.TB, max int) (*Server, *gatedSigner) {
 	tb.Helper()
-	cat, err := catalog.New(newStaticBucket(),
-		catalog.Config{Bucket: "models"})
-	if err != nil {
-		tb.Fatalf("catalog.New: %v", err)
-	}
-	if _, err := cat.Refresh(context.Background()); err != nil {
-		tb.Fatalf("Refresh: %v", err)
-	}
 	signer := &gatedSigner{entered: make(chan struct{}, 100),
 		release: make(chan struct{})}
-	srv, err := New(Config{MaxInFlight: max}, cat, signer)
+	srv, err := New(Config{MaxInFlight: max}, newFixtureCatalog(tb),
+		signer)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 // characters straight to the handler, as a server that does not check
 // header values, or a proxy that decodes them, could pass them on.
 func TestRequestIDControlCharacters(t *testing.T) {
-	srv, _ := newFixtureServer(t, Config{})
+	srv := newFixtureServer(t, Config{})
 	tests := []struct{ name, id string }{
 		{"CRLF header injection", "abc\r\nSet-Cookie: x=1"},
 		{"LF", "abc\ndef"},
