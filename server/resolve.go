@@ -30,6 +30,11 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	urlOnly, err := wantsURLOnly(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	m, f, commit, err := s.lookupFile(r.Context(), fr)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -51,8 +56,6 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", "no-store")
 
-	urlOnly := r.Method == http.MethodGet &&
-		r.URL.Query().Get("redirect") == "false"
 	if r.Method == http.MethodHead || f.Size == 0 && !urlOnly {
 		s.answerInline(w, r, m, f)
 		return
