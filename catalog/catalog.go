@@ -120,7 +120,7 @@ type Catalog struct {
 
 	mu      sync.Mutex
 	pending *refresh // the listing in progress, if any
-	lastErr string   // the last refresh error logged, for de-duplication
+	lastErr string   // errorKey of the last refresh error, or ""
 
 	// manifests are the parsed manifests by model id. Only the refresh
 	// in progress reads or replaces the map, and c.mu orders refreshes.
@@ -207,24 +207,24 @@ func (c *Catalog) run(r *refresh) {
 	close(r.done)
 }
 
-// report logs a failure once per distinct error, logs the recovery, and
-// calls the OnRefresh hook.
+// report logs a failure once per cause, as errorKey tells causes apart,
+// logs the recovery, and calls the OnRefresh hook.
 func (c *Catalog) report(s *Snapshot, err error) {
 	c.mu.Lock()
 	prev := c.lastErr
+	key := ""
 	if err != nil {
-		c.lastErr = err.Error()
-	} else {
-		c.lastErr = ""
+		key = errorKey(err)
 	}
+	c.lastErr = key
 	c.mu.Unlock()
 
 	switch {
-	case err != nil && err.Error() != prev && c.snap.Load() == nil:
+	case err != nil && key != prev && c.snap.Load() == nil:
 		c.cfg.Logger.Warn("catalog listing failed and no catalog is "+
-			"loaded yet; requests for models fail until a listing "+
-			"succeeds", "bucket", c.cfg.Bucket, "err", err)
-	case err != nil && err.Error() != prev:
+			"loaded yet; requests that need the catalog get 503 until "+
+			"a listing succeeds", "bucket", c.cfg.Bucket, "err", err)
+	case err != nil && key != prev:
 		c.cfg.Logger.Warn("catalog refresh failed; serving the last "+
 			"good catalog", "bucket", c.cfg.Bucket, "err", err)
 	case err == nil && prev != "":

@@ -65,3 +65,19 @@ fi
 
 echo "== go test"
 go test -count=1 -timeout 40m ./...
+
+# Each fuzz target runs briefly on top of its committed corpus, one at a
+# time with one worker, because the suite shares a small machine. A
+# crasher fails the run and is written to the package's testdata/fuzz.
+# MODELGATE_FUZZTIME sets the time per target, 10s by default.
+echo "== fuzz each target for ${MODELGATE_FUZZTIME:-10s}"
+fuzz_packages=$(grep -rl --include='*_test.go' '^func Fuzz' . |
+  xargs -r -n1 dirname | sort -u)
+for dir in $fuzz_packages; do
+  targets=$(go test -list '^Fuzz' "$dir" | grep '^Fuzz' || true)
+  for target in $targets; do
+    echo "-- $dir $target"
+    go test "$dir" -run '^$' -fuzz "^${target}\$" \
+      -fuzztime "${MODELGATE_FUZZTIME:-10s}" -parallel 1
+  done
+done

@@ -56,6 +56,11 @@ type Config struct {
 	// Limiter, when set, rate-limits clients.
 	Limiter Limiter
 
+	// MaxInFlight caps the requests handled at once. A request over the
+	// cap gets 503 with Retry-After at once; /healthz and /metrics are
+	// exempt. Zero means no cap.
+	MaxInFlight int
+
 	// CORSOrigins are the origins whose scripts may read the API and
 	// download responses, as ParseOrigins returns them. Empty means
 	// every origin ("*").
@@ -82,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.PageSize < 0 || c.PageSize > 10000 {
 		return fmt.Errorf("page size %d is outside 1..10000", c.PageSize)
+	}
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("max in-flight %d is negative", c.MaxInFlight)
 	}
 	if len(c.CORSOrigins) > 0 {
 		list := strings.Join(c.CORSOrigins, ",")
@@ -169,7 +177,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // rejects their ids.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic)
+	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic,
+		s.capInFlight(s.cfg.MaxInFlight))
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
@@ -227,7 +236,13 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		"no route for "+r.Method+" "+r.URL.EscapedPath()))
 }
 
+// handleUnknownAPI answers 405 for an API route requested with a method
+// it does not serve, and 404 for a path no API route serves.
 func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
+	if len(s.allowedMethods(r.URL.EscapedPath())) > 0 {
+		s.writeError(w, r, s.methodNotAllowed(w, r))
+		return
+	}
 	s.writeError(w, r, errorf(http.StatusNotFound, "NotFound",
 		"unknown API endpoint "+r.URL.EscapedPath()))
 }
@@ -235,8 +250,7 @@ func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleMethodNotAllowed(w http.ResponseWriter,
 	r *http.Request,
 ) {
-	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "",
-		"method "+r.Method+" is not allowed here"))
+	s.writeError(w, r, s.methodNotAllowed(w, r))
 }
 
 // publicBase returns the base URL for absolute links in responses.

@@ -326,13 +326,19 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 // readPathsInfo decodes a JSON or form paths-info body.
 func readPathsInfo(r *http.Request) (pathsInfoRequest, error) {
 	var req pathsInfoRequest
+	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge,
+		Message: "body is larger than 1 MiB"}
+	// A body announced as too large is rejected before any of it is
+	// read.
+	if r.ContentLength > maxPathsInfoBody {
+		return req, tooLarge
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPathsInfoBody+1))
 	if err != nil {
 		return req, badRequest(errors.New("could not read the body"))
 	}
 	if len(body) > maxPathsInfoBody {
-		return req, &Error{Status: http.StatusRequestEntityTooLarge,
-			Message: "body is larger than 1 MiB"}
+		return req, tooLarge
 	}
 
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -58,6 +58,7 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
+	maxInFlight       int
 
 	limits limitOptions
 }
@@ -117,6 +118,16 @@ func (o *serveOptions) registerGateway(fs *flag.FlagSet, withRole bool) {
 		"time an idle keep-alive connection is kept open")
 	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", 64<<10,
 		"largest request header block accepted, in bytes")
+	// The gateway caps requests in flight rather than connections. A
+	// connection cap (netutil.LimitListener) would let clients that
+	// open connections and never finish their headers hold every slot
+	// until ReadHeaderTimeout, locking out real clients. Such clients
+	// cost a goroutine and a few KiB each and are closed by
+	// ReadHeaderTimeout, while the in-flight cap bounds the work of
+	// requests that did arrive.
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 1024,
+		"requests handled at once; more get 503 with Retry-After, "+
+			"except /healthz and /metrics; 0 means no cap")
 }
 
 // validate checks the settings that no package validates, and the
@@ -162,6 +173,10 @@ func (o *serveOptions) validateHTTP() error {
 	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
 		return errors.New("--read-header-timeout and --idle-timeout " +
 			"must be positive")
+	}
+	if o.maxInFlight < 0 {
+		return fmt.Errorf("--max-in-flight %d is negative; use 0 for "+
+			"no cap", o.maxInFlight)
 	}
 	if o.maxHeaderBytes < 4096 {
 		return fmt.Errorf("--max-header-bytes %d is below 4096",
@@ -350,6 +365,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 			return guard.Status()
 		},
 		CORSOrigins: o.corsOrigins,
+		MaxInFlight: o.maxInFlight,
 	}, cat, signer)
 	if err != nil {
 		return err

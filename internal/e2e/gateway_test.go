@@ -47,22 +47,30 @@ type gateway struct {
 // the process and checks that its log contains no secret.
 func startGateway(tb testing.TB, extra ...string) *gateway {
 	tb.Helper()
-	s := suiteFor(tb)
 	env := gatewayEnv(tb)
 	g := startProcess(tb, env, func(addr string) []string {
-		args := []string{"serve",
-			"--role-arn", s.s3.RoleARN,
-			"--sts-endpoint", s.s3.Endpoint,
-			"--s3-endpoint", s.s3.Endpoint,
-			"--s3-path-style",
-			"--bucket", s.s3.Bucket,
-			"--listen", addr,
-			"--log-format", "json",
-		}
-		return append(args, extra...)
+		return serveArgs(tb, addr, extra...)
 	})
 	tb.Cleanup(func() { checkLogClean(tb, g) })
 	return g
+}
+
+// serveArgs returns the arguments of "modelgate serve" against the
+// suite's S3 server on addr, with extra appended. A flag in extra
+// overrides the same flag before it.
+func serveArgs(tb testing.TB, addr string, extra ...string) []string {
+	tb.Helper()
+	s := suiteFor(tb)
+	args := []string{"serve",
+		"--role-arn", s.s3.RoleARN,
+		"--sts-endpoint", s.s3.Endpoint,
+		"--s3-endpoint", s.s3.Endpoint,
+		"--s3-path-style",
+		"--bucket", s.s3.Bucket,
+		"--listen", addr,
+		"--log-format", "json",
+	}
+	return append(args, extra...)
 }
 
 // gatewayEnv returns a minimal environment for a gateway: the gateway
@@ -117,6 +125,16 @@ func launch(tb testing.TB, env []string, addr string, args []string) (
 	*gateway, error,
 ) {
 	tb.Helper()
+	g := spawn(tb, env, addr, args)
+	return g, g.waitReady()
+}
+
+// spawn starts one process listening on addr and returns at once. Its
+// cleanup stops the process.
+func spawn(tb testing.TB, env []string, addr string,
+	args []string,
+) *gateway {
+	tb.Helper()
 	dir := tb.TempDir()
 	g := &gateway{
 		Addr:      addr,
@@ -153,7 +171,7 @@ func launch(tb testing.TB, env []string, addr string, args []string) (
 			tb.Errorf("stop modelgate: %v", err)
 		}
 	})
-	return g, g.waitReady()
+	return g
 }
 
 // freeAddr returns a loopback address with a port that was free a moment
