@@ -177,8 +177,17 @@ const (
 func (s *Server) logRequest(r *http.Request, route string,
 	sw *statusWriter, elapsed time.Duration, download bool,
 ) {
-	info := requestInfoFrom(r.Context())
-	attrs := []slog.Attr{
+	ctx := r.Context()
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+
+	info := requestInfoFrom(ctx)
+	// The capacity holds every attribute below, so that the slice
+	// stays on the stack.
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs,
 		slog.String("request_id", info.id),
 		slog.String("method", truncate(r.Method, maxLogMethod)),
 		slog.String("route", route),
@@ -188,7 +197,7 @@ func (s *Server) logRequest(r *http.Request, route string,
 		slog.Float64("duration_ms",
 			float64(elapsed.Microseconds())/1000),
 		slog.String("client", info.client),
-	}
+	)
 	if info.model != "" {
 		attrs = append(attrs, slog.String("model", info.model))
 	}
@@ -199,7 +208,14 @@ func (s *Server) logRequest(r *http.Request, route string,
 		attrs = append(attrs, slog.String("error",
 			truncate(info.err.Message, maxLogText)))
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+
+	// The record is handed to the handler directly, without a source
+	// position, because Logger.LogAttrs would look the position up with
+	// runtime.Callers on every request. An access-log record's position
+	// would always be this function.
+	rec := slog.NewRecord(s.now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(attrs...)
+	h.Handle(ctx, rec)
 }
 
 // clientKey returns the client key of r for the access log: the

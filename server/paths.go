@@ -37,6 +37,17 @@ func decodePath(raw string) (string, error) {
 	if raw == "" {
 		return "", fmt.Errorf("empty file path")
 	}
+	if !strings.Contains(raw, "%") {
+		// Nothing is escaped, so the path is raw itself once each
+		// segment is checked. This spares the common case two
+		// allocations.
+		for part := range strings.SplitSeq(raw, "/") {
+			if _, err := decodeSegment(part); err != nil {
+				return "", err
+			}
+		}
+		return raw, nil
+	}
 	var b strings.Builder
 	b.Grow(len(raw))
 	for i, part := range strings.Split(raw, "/") {

@@ -44,17 +44,18 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	setFileRequest(r)
 
 	h := w.Header()
-	h.Set("X-Repo-Commit", commit)
 	etag := `"` + f.ETag + `"`
-	h.Set("ETag", etag)
-	h.Set("X-Linked-Etag", etag)
-	h.Set("X-Linked-Size", strconv.FormatInt(f.Size, 10))
+	setHeaders(h,
+		"X-Repo-Commit", commit,
+		"Etag", etag,
+		"X-Linked-Etag", etag,
+		"X-Linked-Size", strconv.FormatInt(f.Size, 10),
+		"Last-Modified", f.ModTime().Format(http.TimeFormat),
+		"Accept-Ranges", "bytes",
+		"Cache-Control", "no-store")
 	if sum, ok := f.SHA256(); ok {
 		h.Set("Repr-Digest", reprDigest(sum))
 	}
-	h.Set("Last-Modified", f.ModTime().Format(http.TimeFormat))
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("Cache-Control", "no-store")
 
 	if r.Method == http.MethodHead || f.Size == 0 && !urlOnly {
 		s.answerInline(w, r, m, f)
@@ -70,13 +71,27 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The time the URL really stops working: its X-Amz-Expires, or its
 	// credentials' expiry less the margin when that is sooner.
-	h.Set("X-Url-Expires", u.Expires.UTC().Format(timeFormatJSON))
+	expires := u.Expires.UTC().Format(timeFormatJSON)
 	if urlOnly {
+		h.Set("X-Url-Expires", expires)
 		answerURL(w, f, u)
 		return
 	}
-	h.Set("Location", u.URL)
+	setHeaders(h, "Location", u.URL, "X-Url-Expires", expires)
 	w.WriteHeader(http.StatusFound)
+}
+
+// setHeaders sets headers from pairs of canonical name and value. It
+// allocates one slice for all the values, where Header.Set allocates
+// one per header, which shows in the CPU time of a download. Each value
+// gets a capacity of one, so that a later Header.Add copies it instead
+// of overwriting the next header's value.
+func setHeaders(h http.Header, pairs ...string) {
+	values := make([]string, len(pairs)/2)
+	for i := range values {
+		values[i] = pairs[2*i+1]
+		h[pairs[2*i]] = values[i : i+1 : i+1]
+	}
 }
 
 // reprDigest formats a SHA-256 as an RFC 9530 Repr-Digest field value.

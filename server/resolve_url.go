@@ -21,6 +21,10 @@ type signedURLJSON struct {
 // query booleans ("False" and "0" too), and absent or empty means a
 // redirect. An invalid value is a 400 error, for HEAD as well.
 func wantsURLOnly(r *http.Request) (bool, error) {
+	// Query parses and allocates, so it runs only when there is a query.
+	if r.URL.RawQuery == "" {
+		return false, nil
+	}
 	v := r.URL.Query().Get("redirect")
 	if v == "" {
 		return false, nil

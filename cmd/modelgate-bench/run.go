@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+)
+
+// compareOptions holds the settings of "modelgate-bench run".
+type compareOptions struct {
+	gatewayOptions
+	rounds int
+	json   bool
+}
+
+// runCompare implements "modelgate-bench run": it measures the static
+// baseline and the gateway in turn under the same load, and reports
+// both with their ratios.
+func runCompare(args []string, stdout, stderr io.Writer) int {
+	var o compareOptions
+	fs := newFlagSet("run", "Measure modelgate's download redirects "+
+		"against a server that responds to every request with a fixed "+
+		"redirect, under the same load.", stderr)
+	o.register(fs, commandDefaults{warmup: 3 * time.Second,
+		duration: 10 * time.Second, refresh: 24 * time.Hour})
+	fs.IntVar(&o.rounds, "rounds", 1,
+		"measurements of each server, taken in turn; the report uses "+
+			"the median round by requests per second")
+	fs.BoolVar(&o.json, "json", false,
+		"write the report as JSON to stdout, and the table to stderr")
+	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
+		return code
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	rep, err := compare(ctx, &o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate-bench run: %v\n", err)
+		return 1
+	}
+	table := stdout
+	if o.json {
+		table = stderr
+		if err := writeJSON(stdout, rep); err != nil {
+			fmt.Fprintf(stderr, "modelgate-bench run: %v\n", err)
+			return 1
+		}
+	}
+	writeTable(table, rep)
+	if !rep.AllRedirects {
+		fmt.Fprintln(stderr, "modelgate-bench run: some requests failed "+
+			"or got a status other than 302; see the statuses")
+		return 1
+	}
+	return 0
+}
+
+func (o *compareOptions) validate() error {
+	if o.rounds < 1 {
+		return fmt.Errorf("--rounds %d must be at least 1", o.rounds)
+	}
+	run := time.Duration(2*o.rounds) * (o.load.warmup + o.load.duration)
+	if o.refresh <= run {
+		return fmt.Errorf("--refresh-interval %v is not longer than the "+
+			"run; a catalog refresh would make S3 requests during the "+
+			"load", o.refresh)
+	}
+	return o.gatewayOptions.validate()
+}
+
+// compare starts both servers and measures them in turn.
+func compare(ctx context.Context, o *compareOptions, stderr io.Writer) (
+	*report, error,
+) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	rep := newReport(o)
+
+	gw, err := startGateway(ctx, &o.gatewayOptions, client, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer gw.Close()
+	rep.Gateway.ColdStart = gw.ColdStart.Seconds()
+	rep.Gateway.StartupS3Requests = gw.StartupS3Requests
+	gwTarget := gw.target(o.layout())
+
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	location, err := sampleLocation(ctx, client, gwTarget)
+	if err != nil {
+		return nil, err
+	}
+	static, err := startStatic(exe, location, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer static.Stop(10 * time.Second)
+	staticTarget := target{name: "static", proc: static,
+		metricsURL: "http://" + static.Addr + "/metrics",
+		paths:      gwTarget.paths}
+
+	if heap, err := scrapeRuntimeStats(ctx, client, gwTarget.metricsURL); err == nil {
+		rep.Gateway.HeapInuseIdle = int64(heap.HeapInuse)
+	}
+	s3Before := gw.s3.Requests()
+	for round := 1; round <= o.rounds; round++ {
+		for _, t := range []target{staticTarget, gwTarget} {
+			fmt.Fprintf(stderr, "round %d/%d: %s: %v warm-up, %v measured\n",
+				round, o.rounds, t.name, o.load.warmup, o.load.duration)
+			m, err := measureLoad(ctx, client, t, o.load)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.name, err)
+			}
+			rep.add(m)
+		}
+	}
+	rep.Gateway.LoadS3Requests = gw.s3.Requests() - s3Before
+	rep.finish()
+
+	if err := gw.proc.Stop(30 * time.Second); err != nil {
+		return nil, err
+	}
+	rep.Gateway.AccessLogRecords, rep.Gateway.AccessLogBytes, err =
+		countAccessLog(gw.log.Name())
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// sampleLocation requests one redirect from the gateway and returns its
+// Location, so that the baseline sends a URL of the same length.
+func sampleLocation(ctx context.Context, client *http.Client,
+	t target,
+) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://"+t.proc.Addr+t.paths[0], nil)
+	if err != nil {
+		return "", err
+	}
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || loc == "" {
+		return "", fmt.Errorf("GET %s: status %s, want 302 with a "+
+			"Location", t.paths[0], resp.Status)
+	}
+	return loc, nil
+}
+
+// medianRound returns the measurement with the median requests per
+// second.
+func medianRound(ms []measurement) measurement {
+	sorted := slices.Clone(ms)
+	slices.SortFunc(sorted, func(a, b measurement) int {
+		switch {
+		case a.RequestsPerSecond < b.RequestsPerSecond:
+			return -1
+		case a.RequestsPerSecond > b.RequestsPerSecond:
+			return 1
+		}
+		return 0
+	})
+	return sorted[(len(sorted)-1)/2]
+}
