@@ -46,6 +46,10 @@ func (b *builder) add(o Object) {
 
 	prefixLen := len(b.root) + len(org) + 1 + len(name) + 1
 	id := o.Key[len(b.root) : prefixLen-1]
+	if Reserved(id) {
+		b.skipped++
+		return
+	}
 	if inManifestDir(path) {
 		if path == ManifestPath {
 			b.manifests[id] = o
@@ -86,6 +90,24 @@ func (b *builder) snapshot(loaded time.Time) *Snapshot {
 		return s.models[i].ID < s.models[j].ID
 	})
 	return s
+}
+
+// ReservedOrg is the organisation that the gateway's JSON API occupies:
+// its routes start with "/api/", so the pages and downloads of models
+// named "api/..." could not be reached.
+const ReservedOrg = "api"
+
+// ReservedModel is the model id whose path the HTML pages' assets
+// occupy: they are served under "/-/static/".
+const ReservedModel = "-/static"
+
+// Reserved reports whether the model id "org/name" collides with one of
+// the gateway's fixed routes: any model of the organisation ReservedOrg,
+// and the model ReservedModel. The catalog skips the objects of such
+// models, and publish rejects their ids.
+func Reserved(id string) bool {
+	org, _, _ := strings.Cut(id, "/")
+	return org == ReservedOrg || id == ReservedModel
 }
 
 // ValidSegment reports whether s can be one segment of a model id or file

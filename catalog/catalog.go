@@ -220,10 +220,13 @@ func (c *Catalog) report(s *Snapshot, err error) {
 	c.mu.Unlock()
 
 	switch {
+	case err != nil && key != prev && c.snap.Load() == nil:
+		c.cfg.Logger.Warn("catalog listing failed and no catalog is "+
+			"loaded yet; requests that need the catalog get 503 until "+
+			"a listing succeeds", "bucket", c.cfg.Bucket, "err", err)
 	case err != nil && key != prev:
 		c.cfg.Logger.Warn("catalog refresh failed; serving the last "+
-			"good catalog", "bucket", c.cfg.Bucket, "err", err,
-			"loaded", c.snap.Load() != nil)
+			"good catalog", "bucket", c.cfg.Bucket, "err", err)
 	case err == nil && prev != "":
 		c.cfg.Logger.Info("catalog refresh recovered",
 			"bucket", c.cfg.Bucket, "models", len(s.models),

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,6 +132,8 @@ func TestSnapshotGroupsModels(t *testing.T) {
 		"acme/only-two",
 		"acme/x/../escape",
 		"acme//empty-name",
+		"api/models/config.json",
+		"-/static/style.css",
 	}}
 	c := newTestCatalog(t, f, "")
 	s, err := c.Snapshot(context.Background())
@@ -143,8 +147,13 @@ func TestSnapshotGroupsModels(t *testing.T) {
 	if s.Objects != 4 {
 		t.Errorf("Objects = %d, want 4", s.Objects)
 	}
-	if s.Skipped != 5 {
-		t.Errorf("Skipped = %d, want 5", s.Skipped)
+	if s.Skipped != 7 {
+		t.Errorf("Skipped = %d, want 7", s.Skipped)
+	}
+	for _, id := range []string{"api/models", "-/static"} {
+		if _, ok := s.Model(id); ok {
+			t.Errorf("Model(%q) found a model with a reserved id", id)
+		}
 	}
 	m, ok := s.Model("acme/tiny")
 	if !ok {
@@ -171,8 +180,8 @@ func TestSnapshotGroupsModels(t *testing.T) {
 	if _, ok := m.File("sub"); ok {
 		t.Errorf(`File("sub") found a directory marker`)
 	}
-	if got := f.calls.Load(); got != 5 {
-		t.Errorf("ListObjectsV2 calls = %d, want 5 pages", got)
+	if got := f.calls.Load(); got != 6 {
+		t.Errorf("ListObjectsV2 calls = %d, want 6 pages", got)
 	}
 }
 
@@ -195,6 +204,29 @@ func TestSnapshotRootPrefix(t *testing.T) {
 	}
 	if s.Skipped != 1 {
 		t.Errorf("Skipped = %d, want 1", s.Skipped)
+	}
+}
+
+func TestReserved(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"api/models", true},
+		{"api/x", true},
+		{"-/static", true},
+		{"acme/api", false},
+		{"API/models", false},
+		{"-/other", false},
+		{"static/-", false},
+		{"apis/x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			if got := Reserved(tt.id); got != tt.want {
+				t.Errorf("Reserved(%q) = %v, want %v", tt.id, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -288,6 +320,41 @@ func TestFailedRefreshKeepsLastGood(t *testing.T) {
 	}
 	if failures.Load() != 1 {
 		t.Errorf("OnRefresh saw %d failures, want 1", failures.Load())
+	}
+}
+
+func TestRefreshFailureLogMessage(t *testing.T) {
+	f := &fakeLister{pageSize: 10, keys: []string{"a/b/1"}}
+	var logs bytes.Buffer
+	c, err := New(f, Config{Bucket: "models",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const noCatalog = "no catalog is loaded yet"
+	const lastGood = "serving the last good catalog"
+
+	f.fail = func(int) error { return errors.New("connection refused") }
+	if _, err := c.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh succeeded, want the injected failure")
+	}
+	if got := logs.String(); !strings.Contains(got, noCatalog) ||
+		strings.Contains(got, lastGood) {
+		t.Errorf("log before any listing = %q, want %q and not %q",
+			got, noCatalog, lastGood)
+	}
+
+	f.fail = nil
+	if _, err := c.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	logs.Reset()
+	f.fail = func(int) error { return errors.New("connection reset") }
+	if _, err := c.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh succeeded, want the injected failure")
+	}
+	if got := logs.String(); !strings.Contains(got, lastGood) {
+		t.Errorf("log after a good listing = %q, want %q", got, lastGood)
 	}
 }
 

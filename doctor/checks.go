@@ -298,14 +298,24 @@ func (r *run) checkEncryption(ctx context.Context) Result {
 			}
 		}
 	}
+	return r.encryptionResult(strings.TrimSpace(algo), key)
+}
+
+// encryptionResult judges the algorithm and key of the bucket's default
+// encryption rule; an empty algorithm means that no rule sets one.
+func (r *run) encryptionResult(algo, key string) Result {
+	const fix = "enable SSE-S3 or SSE-KMS default encryption on the bucket"
 	switch {
 	case algo == "AES256":
 		return pass("encryption", "SSE-S3 (AES256) by default")
 	case strings.HasPrefix(algo, "aws:kms"):
 		return r.kmsResult(algo, key)
+	case algo == "":
+		return warn("encryption", "the bucket's encryption "+
+			"configuration sets no default algorithm", fix)
 	}
-	return warn("encryption", "unrecognised default encryption "+
-		strings.TrimSpace(algo), "enable SSE-S3 or SSE-KMS")
+	return warn("encryption", fmt.Sprintf("unrecognised default "+
+		"encryption algorithm %q", algo), fix)
 }
 
 // kmsResult reports SSE-KMS default encryption, and whether the read

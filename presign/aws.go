@@ -50,6 +50,10 @@ func (c AWSConfig) Validate() error {
 	if c.Region == "" {
 		return errors.New("--region is required")
 	}
+	if !isValidRegion(c.Region) {
+		return fmt.Errorf("--region %q is not a region name: %s",
+			c.Region, regionRule)
+	}
 	for _, e := range []struct{ flag, value string }{
 		{"--s3-endpoint", c.Endpoint}, {"--sts-endpoint", c.STSEndpoint},
 	} {

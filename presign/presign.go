@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,7 +165,7 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports the first invalid setting, naming its flag and the
-// allowed range.
+// allowed range. It rejects every setting that NewSigner rejects.
 func (c Config) Validate() error {
 	switch {
 	case c.Bucket == "":
@@ -197,6 +198,39 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--url-floor %v is longer than --url-expiry "+
 			"%v; the floor must lie between 1s and the expiry",
 			c.Floor, c.Expiry)
+	}
+	return c.validateURLs()
+}
+
+// validateURLs reports the region, bucket or public endpoint that
+// NewURLSigner would reject, naming its flag.
+func (c Config) validateURLs() error {
+	if !isValidRegion(c.Region) {
+		return fmt.Errorf("--region %q is not a region name: %s",
+			c.Region, regionRule)
+	}
+	if !isValidBucket(c.Bucket) {
+		return fmt.Errorf("--bucket %q is not a bucket name: %s",
+			c.Bucket, bucketRule)
+	}
+	endpoint, err := parseEndpoint(c.PublicEndpoint, c.Region)
+	if err != nil {
+		return fmt.Errorf("--s3-public-endpoint %q is invalid: %w; want "+
+			"a base URL such as https://s3.eu-west-1.amazonaws.com or "+
+			"http://127.0.0.1:9000", c.PublicEndpoint, err)
+	}
+	const fix = "set --s3-path-style to put the bucket in the URL path"
+	switch {
+	case c.PathStyle:
+		return nil
+	case !isDNSLabel(c.Bucket):
+		return fmt.Errorf("--bucket %q is not a DNS label (3 to 63 "+
+			"lowercase letters, digits and '-'), so it cannot be part "+
+			"of a host name: %s", c.Bucket, fix)
+	case net.ParseIP(endpoint.Hostname()) != nil:
+		return fmt.Errorf("--s3-public-endpoint %q has an IP address as "+
+			"host, so it cannot take a bucket subdomain: %s",
+			c.PublicEndpoint, fix)
 	}
 	return nil
 }

@@ -466,7 +466,7 @@ func TestRetrieveInvalidatesCache(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Bucket: "b", Region: "r"}
+	ok := Config{Bucket: "models", Region: "r"}
 	tests := []struct {
 		name    string
 		change  func(*Config)
@@ -488,6 +488,18 @@ func TestConfigValidate(t *testing.T) {
 			c.Expiry, c.Floor = time.Minute, 2*time.Minute
 		}, "--url-floor"},
 		{"missing bucket", func(c *Config) { c.Bucket = "" }, "--bucket"},
+		{"invalid bucket", func(c *Config) { c.Bucket = "Bad_Bucket!" },
+			`--bucket "Bad_Bucket!" is not a bucket name`},
+		{"invalid region", func(c *Config) { c.Region = "EU_WEST" },
+			`--region "EU_WEST" is not a region name`},
+		{"endpoint without scheme",
+			func(c *Config) { c.PublicEndpoint = "garbage" },
+			`--s3-public-endpoint "garbage" is invalid`},
+		{"bucket not a DNS label", func(c *Config) { c.Bucket = "b" },
+			"set --s3-path-style"},
+		{"short bucket in the path", func(c *Config) {
+			c.Bucket, c.PathStyle = "b", true
+		}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -84,16 +85,17 @@ type SignerConfig struct {
 // virtual-hosted URL cannot be formed from the bucket and endpoint.
 func NewURLSigner(cfg SignerConfig) (*URLSigner, error) {
 	if !isValidRegion(cfg.Region) {
-		return nil, fmt.Errorf("presign: invalid region %q: "+
-			"want lowercase letters, digits and '-'", cfg.Region)
+		return nil, fmt.Errorf("presign: invalid region %q: %s",
+			cfg.Region, regionRule)
 	}
 	if !isValidBucket(cfg.Bucket) {
-		return nil, fmt.Errorf("presign: invalid bucket %q: want 1-255 "+
-			"letters, digits, '.', '-' or '_'", cfg.Bucket)
+		return nil, fmt.Errorf("presign: invalid bucket %q: %s",
+			cfg.Bucket, bucketRule)
 	}
 	endpoint, err := parseEndpoint(cfg.Endpoint, cfg.Region)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("presign: invalid endpoint %q: %w",
+			cfg.Endpoint, err)
 	}
 
 	scope := "/" + cfg.Region + "/" + sigV4Service + "/aws4_request"
@@ -107,7 +109,7 @@ func NewURLSigner(cfg SignerConfig) (*URLSigner, error) {
 		s.pathPrefix = "/" + cfg.Bucket + "/"
 	} else {
 		if err := checkVirtualHosted(cfg.Bucket, endpoint); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("presign: %w: set PathStyle", err)
 		}
 		host = cfg.Bucket + "." + host
 		s.pathPrefix = "/"
@@ -121,7 +123,8 @@ func NewURLSigner(cfg SignerConfig) (*URLSigner, error) {
 }
 
 // parseEndpoint parses and checks SignerConfig.Endpoint, filling in the
-// default AWS endpoint for region when raw is empty.
+// default AWS endpoint for region when raw is empty. Its errors give the
+// reason only.
 func parseEndpoint(raw, region string) (*url.URL, error) {
 	if raw == "" {
 		suffix := ".amazonaws.com"
@@ -135,21 +138,17 @@ func parseEndpoint(raw, region string) (*url.URL, error) {
 
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("presign: invalid endpoint %q: %w", raw, err)
+		return nil, err
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("presign: invalid endpoint %q: "+
-			"scheme must be http or https", raw)
+		return nil, errors.New("scheme must be http or https")
 	case u.Host == "" || u.Opaque != "":
-		return nil, fmt.Errorf("presign: invalid endpoint %q: "+
-			"missing host", raw)
+		return nil, errors.New("missing host")
 	case u.User != nil:
-		return nil, fmt.Errorf("presign: invalid endpoint %q: "+
-			"user information is not allowed", raw)
+		return nil, errors.New("user information is not allowed")
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		return nil, fmt.Errorf("presign: invalid endpoint %q: "+
-			"path, query and fragment are not allowed", raw)
+		return nil, errors.New("path, query and fragment are not allowed")
 	}
 	return u, nil
 }
@@ -158,13 +157,12 @@ func parseEndpoint(raw, region string) (*url.URL, error) {
 // the endpoint's host name.
 func checkVirtualHosted(bucket string, endpoint *url.URL) error {
 	if !isDNSLabel(bucket) {
-		return fmt.Errorf("presign: bucket %q is not a DNS label, so it "+
-			"cannot be part of a host name: set PathStyle", bucket)
+		return fmt.Errorf("bucket %q is not a DNS label, so it cannot "+
+			"be part of a host name", bucket)
 	}
 	if net.ParseIP(endpoint.Hostname()) != nil {
-		return fmt.Errorf("presign: endpoint host %q is an IP address, so "+
-			"it cannot take a bucket subdomain: set PathStyle",
-			endpoint.Hostname())
+		return fmt.Errorf("endpoint host %q is an IP address, so it "+
+			"cannot take a bucket subdomain", endpoint.Hostname())
 	}
 	return nil
 }
@@ -182,6 +180,13 @@ func hostWithoutDefaultPort(scheme, host string) string {
 	// them, because a host header needs them around an IPv6 address.
 	return strings.TrimSuffix(host, defaultPort)
 }
+
+// regionRule and bucketRule describe the valid regions and bucket names
+// in errors.
+const (
+	regionRule = "want lowercase letters, digits and '-', such as eu-west-1"
+	bucketRule = "want 1 to 255 letters, digits, '.', '-' or '_'"
+)
 
 func isValidRegion(region string) bool {
 	if region == "" {

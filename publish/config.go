@@ -108,13 +108,20 @@ func (c Config) Validate() error {
 }
 
 // ValidateModel returns an error unless id is "org/name" with two valid
-// segments, as the gateway requires of a model id.
+// segments and is not reserved (see catalog.Reserved), as the gateway
+// requires of a model id.
 func ValidateModel(id string) error {
 	org, name, ok := strings.Cut(id, "/")
 	if !ok || !catalog.ValidSegment(org) || !catalog.ValidSegment(name) {
 		return fmt.Errorf("model %q is not ORG/NAME: two non-empty "+
 			"segments other than . and .., without backslashes or "+
 			"control characters", id)
+	}
+	if catalog.Reserved(id) {
+		return fmt.Errorf("model %q is reserved: the gateway's own routes "+
+			"use the paths /%s/... and /%s/..., so it could not serve "+
+			"this model; choose another ORG/NAME", id,
+			catalog.ReservedOrg, catalog.ReservedModel)
 	}
 	return nil
 }

@@ -144,6 +144,9 @@ func TestValidateModel(t *testing.T) {
 		{"../tiny", false},
 		{`acme\x/tiny`, false},
 		{"acme/ti\nny", false},
+		{"api/models", false},
+		{"-/static", false},
+		{"acme/api", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

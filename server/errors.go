@@ -60,7 +60,7 @@ func errorf(status int, code, msg string) *Error {
 // writeError sends err to the client as JSON, or as an HTML page when the
 // request's Accept header prefers HTML, as a browser's does. Both carry
 // the same status and X-Error-* headers. An error that is not an *Error
-// becomes a 500 whose detail is logged and not sent.
+// becomes a 500. The detail of a 500 is logged at ERROR and never sent.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	err error,
 ) {
@@ -76,7 +76,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request,
 	if info != nil {
 		info.err = e
 	}
-	if e.Status >= 500 {
+	// Only a 500 is unexpected. Other 5xx, such as 503 while the catalog
+	// or the credentials are unavailable, have causes that their owners
+	// log once per change. So they go to the access log only, because
+	// one ERROR line per request would flood the log during an outage.
+	if e.Status == http.StatusInternalServerError {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.Int("status", e.Status),

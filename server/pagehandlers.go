@@ -41,7 +41,9 @@ func (s *Server) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	query := strings.TrimSpace(q.Get("q"))
+	// The page is UTF-8, so a query with invalid bytes, such as %ff,
+	// is shown and matched with U+FFFD in their place.
+	query := strings.ToValidUTF8(strings.TrimSpace(q.Get("q")), "\uFFFD")
 	models := filterModels(snap.Models(), query)
 
 	start, end, pages, ok := pageRange(len(models), page, modelsPerPage)
@@ -50,15 +52,15 @@ func (s *Server) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := indexView{
-		pageMeta: pageMeta{Title: "Models", Assets: s.pages.urls},
+		pageMeta: s.newPageMeta("Models"),
 		Query:    query,
 		Models:   make([]modelRow, 0, end-start),
-		Pager:    newPager("/", url.Values{"q": {query}}, page, pages),
+		Pager:    newPager(s.basePath+"/", url.Values{"q": {query}}, page, pages),
 	}
 	for _, m := range models[start:end] {
 		v.Models = append(v.Models, modelRow{
 			ID:       m.ID,
-			Href:     modelPageHref(m.ID),
+			Href:     s.basePath + modelPageHref(m.ID),
 			Files:    len(m.Files),
 			Size:     newSizeView(m.Size),
 			Modified: newTimeView(m.ModTime()),
@@ -146,7 +148,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := modelView{
-		pageMeta:  pageMeta{Title: m.ID, Assets: s.pages.urls},
+		pageMeta:  s.newPageMeta(m.ID),
 		ID:        m.ID,
 		Org:       m.Org(),
 		Commit:    m.Commit,
@@ -154,7 +156,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		Size:      newSizeView(m.Size),
 		Modified:  newTimeView(m.ModTime()),
 		Files:     make([]fileRow, 0, end-start),
-		Pager:     newPager(modelPageHref(m.ID), nil, page, pages),
+		Pager:     newPager(s.basePath+modelPageHref(m.ID), nil, page, pages),
 		Commands:  modelCommands(s.publicBase(r), m),
 	}
 	if pages > 1 {
@@ -164,7 +166,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		f := &m.Files[i]
 		v.Files = append(v.Files, fileRow{
 			Path:     f.Path,
-			Href:     resolveHref(m, f),
+			Href:     s.basePath + resolveHref(m, f),
 			Size:     newSizeView(f.Size),
 			Modified: newTimeView(f.ModTime()),
 			ETag:     f.ETag,

@@ -70,7 +70,9 @@ type pageSet struct {
 }
 
 // newPageSet parses the embedded templates and loads the embedded assets.
-func newPageSet() (*pageSet, error) {
+// basePath, the escaped path of the public URL without a trailing slash,
+// prefixes the assets' URLs.
+func newPageSet(basePath string) (*pageSet, error) {
 	tmpl, err := template.ParseFS(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse page templates: %w", err)
@@ -81,9 +83,9 @@ func newPageSet() (*pageSet, error) {
 	}
 	p := &pageSet{tmpl: tmpl, assets: assets}
 	p.urls = assetURLs{
-		CSS:  p.assetURL("style.css"),
-		JS:   p.assetURL("copy.js"),
-		Icon: p.assetURL("favicon.svg"),
+		CSS:  basePath + p.assetURL("style.css"),
+		JS:   basePath + p.assetURL("copy.js"),
+		Icon: basePath + p.assetURL("favicon.svg"),
 	}
 	return p, nil
 }
@@ -139,10 +141,18 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 }
 
-// pageMeta is the title and asset URLs of the shared page layout.
+// pageMeta is the data of the shared page layout: the title, the asset
+// URLs, and Base, the path prefix of every link, which is the escaped
+// path of the public URL without a trailing slash ("" for none).
 type pageMeta struct {
 	Title  string
 	Assets assetURLs
+	Base   string
+}
+
+// newPageMeta returns the layout data of a page with the given title.
+func (s *Server) newPageMeta(title string) pageMeta {
+	return pageMeta{Title: title, Assets: s.pages.urls, Base: s.basePath}
 }
 
 // renderPage renders the named template into memory, so that a template
@@ -187,11 +197,10 @@ func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request,
 	e *Error,
 ) {
 	v := errorView{
-		pageMeta: pageMeta{Title: http.StatusText(e.Status),
-			Assets: s.pages.urls},
-		Heading: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
-		Message: e.Message,
-		Code:    errorCode(e),
+		pageMeta: s.newPageMeta(http.StatusText(e.Status)),
+		Heading:  strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
+		Message:  e.Message,
+		Code:     errorCode(e),
 	}
 	if e.RetryAfter > 0 {
 		v.RetryAfter = pluralize(ceilSeconds(e.RetryAfter), "second")

@@ -353,18 +353,9 @@ func TestPageHeaders(t *testing.T) {
 func TestPagesLinkOnlyOwnAssets(t *testing.T) {
 	srv := newPageServer(t, server.Config{}, pageBucket)
 	res := requestPage(t, srv, "GET", "/acme/llama-tiny")
-	for _, attr := range []string{`src="`, `href="`} {
-		rest := res.body
-		for {
-			var found bool
-			_, rest, found = strings.Cut(rest, attr)
-			if !found {
-				break
-			}
-			ref, _, _ := strings.Cut(rest, `"`)
-			if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
-				t.Errorf("page refers to %q, not to the gateway", ref)
-			}
+	for _, ref := range pageLinks(res.body) {
+		if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+			t.Errorf("page refers to %q, not to the gateway", ref)
 		}
 	}
 }

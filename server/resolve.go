@@ -30,6 +30,11 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	urlOnly, err := wantsURLOnly(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	m, f, commit, err := s.lookupFile(r.Context(), fr)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -52,9 +57,6 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		h.Set("Repr-Digest", reprDigest(sum))
 	}
 
-	// Query parses and allocates, so it runs only when there is a query.
-	urlOnly := r.Method == http.MethodGet && r.URL.RawQuery != "" &&
-		r.URL.Query().Get("redirect") == "false"
 	if r.Method == http.MethodHead || f.Size == 0 && !urlOnly {
 		s.answerInline(w, r, m, f)
 		return

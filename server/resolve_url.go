@@ -16,6 +16,26 @@ type signedURLJSON struct {
 	ETag      string `json:"etag"`
 }
 
+// wantsURLOnly reports whether r is a GET that requests the signed URL
+// as JSON with redirect=false. The redirect parameter parses like the other
+// query booleans ("False" and "0" too), and absent or empty means a
+// redirect. An invalid value is a 400 error, for HEAD as well.
+func wantsURLOnly(r *http.Request) (bool, error) {
+	// Query parses and allocates, so it runs only when there is a query.
+	if r.URL.RawQuery == "" {
+		return false, nil
+	}
+	v := r.URL.Query().Get("redirect")
+	if v == "" {
+		return false, nil
+	}
+	redirect, err := parseBool(v)
+	if err != nil {
+		return false, err
+	}
+	return r.Method == http.MethodGet && !redirect, nil
+}
+
 // answerURL sends the pre-signed URL and the file's metadata as JSON, for
 // scripts that fetch the file themselves, in response to a resolve GET
 // with redirect=false. The request counts as a download by the same

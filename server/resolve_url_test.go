@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -66,6 +67,14 @@ func TestResolveRedirectFalse(t *testing.T) {
 			512, 0, ""},
 		{"redirect true", "GET", corsResolve + "?redirect=true", "", 302,
 			false, 512, 1, ""},
+		{"redirect False", "GET", corsResolve + "?redirect=False", "",
+			200, true, 512, 1, "config.json"},
+		{"redirect FALSE", "GET", corsResolve + "?redirect=FALSE", "",
+			200, true, 512, 1, "config.json"},
+		{"redirect 0", "GET", corsResolve + "?redirect=0", "", 200, true,
+			512, 1, "config.json"},
+		{"redirect 1", "GET", corsResolve + "?redirect=1", "", 302,
+			false, 512, 1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +122,21 @@ func TestResolveRedirectFalse(t *testing.T) {
 			}
 			checkSignedURLJSON(t, res, tt.wantSize, tt.wantFile)
 		})
+	}
+}
+
+func TestResolveInvalidRedirectFlag(t *testing.T) {
+	srv := newPageServer(t, server.Config{}, pageBucket)
+	for _, method := range []string{"GET", "HEAD"} {
+		target := corsResolve + "?redirect=nope"
+		res := requestPage(t, srv, method, target)
+		if res.status != http.StatusBadRequest {
+			t.Errorf("%s %s: status %d, want 400", method, target,
+				res.status)
+		}
+		if got := res.header.Get("Location"); got != "" {
+			t.Errorf("%s %s: Location %q, want none", method, target, got)
+		}
 	}
 }
 

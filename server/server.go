@@ -36,8 +36,10 @@ type Presigner interface {
 // Config sets up a [Server]. Zero fields take the documented defaults.
 type Config struct {
 	// PublicURL is the gateway's base URL as clients reach it, such as
-	// "https://models.example.com". Pagination links are built from it.
-	// Empty means the scheme and Host of each request.
+	// "https://models.example.com". The API's absolute links are built
+	// from it, and its path, such as "/models" behind a proxy that strips
+	// that prefix, prefixes every link of the HTML pages. Empty means the
+	// scheme and Host of each request, and no prefix.
 	PublicURL string
 
 	// PageSize is the number of entries per page of the model list and
@@ -108,6 +110,10 @@ type Server struct {
 	now     func() time.Time
 	router  chi.Router
 
+	// basePath is the escaped path of cfg.PublicURL without a trailing
+	// slash, which prefixes the links of the HTML pages.
+	basePath string
+
 	pages      *pageSet
 	corsPolicy *corsPolicy
 }
@@ -132,7 +138,11 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		cfg.Now = time.Now
 	}
 
-	pages, err := newPageSet()
+	basePath := ""
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		basePath = strings.TrimSuffix(u.EscapedPath(), "/")
+	}
+	pages, err := newPageSet(basePath)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -144,6 +154,7 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		log:        cfg.Logger,
 		metrics:    cfg.Metrics,
 		now:        cfg.Now,
+		basePath:   basePath,
 		pages:      pages,
 		corsPolicy: newCORSPolicy(cfg.CORSOrigins),
 	}
@@ -160,9 +171,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler decodes its parameters segment by segment.
 //
 // The HTML pages share the path space with the models: "/{org}/{name}"
-// is a model's page. The fixed routes take precedence, so the pages and
-// downloads of models in an organisation named "api", and of the model
-// "-/static", cannot be reached.
+// is a model's page. The fixed routes take precedence over models in an
+// organisation named "api" and the model "-/static", which
+// catalog.Reserved names, so the catalog skips those models and publish
+// rejects their ids.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic,

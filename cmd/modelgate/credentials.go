@@ -8,15 +8,22 @@ import (
 	"github.com/modelgate/modelgate/presign"
 )
 
-// registerCredentials defines the flags for URL lifetimes, credential
-// refreshes and the start-up write check.
-func (o *serveOptions) registerCredentials(fs *flag.FlagSet) {
+// registerExpiry defines --url-expiry. withRole adds the role session's
+// bound to the allowed range in its help.
+func (o *serveOptions) registerExpiry(fs *flag.FlagSet, withRole bool) {
+	limits := "1m to 168h (7 days, the SigV4 limit)"
+	if withRole {
+		limits += ", and with --role-arn at most --role-session-duration"
+	}
 	durationVar(fs, &o.signer.Expiry, "url-expiry", presign.DefaultExpiry,
-		presign.MinExpiry, presign.MaxExpiry,
-		"1m to 168h (7 days, the SigV4 limit), and with --role-arn at "+
-			"most --role-session-duration",
+		presign.MinExpiry, presign.MaxExpiry, limits,
 		"lifetime of a pre-signed URL; a URL is cut shorter when the "+
 			"signing credentials expire sooner")
+}
+
+// registerCredentials defines the flags for credential refreshes, the
+// shortest URL lifetime and the start-up write check.
+func (o *serveOptions) registerCredentials(fs *flag.FlagSet) {
 	durationVar(fs, &o.signer.Margin, "credentials-margin",
 		presign.DefaultMargin, time.Second, time.Hour, "1s to 1h",
 		"time kept between a URL's expiry and its credentials' expiry, "+

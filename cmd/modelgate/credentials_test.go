@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,7 +36,10 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+		environ := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return strings.HasPrefix(kv, runMainEnv+"=")
+		})
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv, environ))
 	}
 	code := m.Run()
 	if shared.srv != nil {
@@ -214,7 +218,7 @@ func TestExpiryFlagsRejected(t *testing.T) {
 				args := append([]string{cmd, "--bucket", "models"}, tc.args...)
 				code := run(args, &stdout, &stderr, func(k string) string {
 					return tc.env[k]
-				})
+				}, nil)
 				if code != 2 {
 					t.Errorf("run(%q) = %d, want 2; stderr:\n%s", args,
 						code, stderr.String())
@@ -431,8 +435,14 @@ func TestServeUnreachableMetadata(t *testing.T) {
 		return status == http.StatusServiceUnavailable &&
 			strings.Contains(body, "credentials")
 	})
-	if !strings.Contains(body, "deadline exceeded") {
-		t.Errorf("/readyz reason %q does not name the deadline", body)
+	if !strings.Contains(body, "credentials: cannot sign download URLs") {
+		t.Errorf("/readyz reason %q lacks the fixed phrase", body)
+	}
+	if strings.Contains(body, imds) || strings.Contains(body, "http") {
+		t.Errorf("/readyz reason %q shows an internal address", body)
+	}
+	if out := p.output(); !strings.Contains(out, "deadline exceeded") {
+		t.Errorf("the log does not name the deadline:\n%s", out)
 	}
 	if status, _ := getBody("http://" + addr + "/healthz"); status != 200 {
 		t.Errorf("/healthz = %d, want 200", status)

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 
@@ -12,26 +11,46 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/modelgate/modelgate/internal/demo"
+	"github.com/modelgate/modelgate/presign"
 )
 
 // runDemo implements "modelgate demo": an in-memory S3 server seeded
-// with a small model, and the gateway in front of it.
+// with a small model, and the gateway in front of it. It takes the
+// gateway's own flags but none that select a bucket or credentials.
 func runDemo(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	var o serveOptions
 	fs := newFlagSet("demo", "Serve a built-in demo model from an "+
 		"in-memory S3 server. Needs no AWS account and no network.", stderr)
-	o.register(fs)
+	o.registerGateway(fs, false)
 	s3Listen := fs.String("demo-s3-listen", "127.0.0.1:0",
-		"address of the in-memory S3 server; port 0 picks a free one")
+		"loopback address of the in-memory S3 server, which accepts "+
+			"writes from anyone; port 0 picks a free one")
 	if err := parseFlags(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "demo", err)
 	}
+	if err := validateDemoS3Listen(*s3Listen); err != nil {
+		return exitCodeFor(stderr, "demo", err)
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return exitCodeFor(stderr, "demo", err)
+	}
+
+	o.bucket = demo.Bucket
+	o.aws.Region = "us-east-1"
+	o.aws.Endpoint = "http://" + *s3Listen
+	o.aws.PathStyle = true
+	o.skipWriteCheck = true
+	// The flags of these settings are serve's only; the start-up log
+	// shows the defaults that the signer applies.
+	o.signer.Margin = presign.DefaultMargin
+	o.signer.Floor = presign.DefaultFloor
+	if err := o.validate(); err != nil {
+		return exitCodeFor(stderr, "demo", err)
+	}
+	warnUnknownEnv(log, fs, environ)
 
 	s3srv, err := demo.Start(*s3Listen)
 	if err != nil {
@@ -39,21 +58,9 @@ func runDemo(args []string, stdout, stderr io.Writer,
 		return 1
 	}
 	defer s3srv.Close()
-
-	o.bucket = demo.Bucket
+	// With port 0 in --demo-s3-listen, only the URL has the real port.
 	o.aws.Endpoint = s3srv.URL
-	o.aws.PathStyle = true
-	o.aws.RoleARN = ""
-	o.skipWriteCheck = true
-	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
-		return 2
-	}
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
-		return 2
-	}
+	o.signer.PublicEndpoint = s3srv.URL
 
 	// The in-memory server checks no signatures; these credentials
 	// only make the requests well-formed.
@@ -67,6 +74,26 @@ func runDemo(args []string, stdout, stderr io.Writer,
 		return 1
 	}
 	return 0
+}
+
+// validateDemoS3Listen returns an error unless addr is host:port with a
+// loopback host: the in-memory S3 server accepts every request signed
+// with the fixed demo credentials, writes included, so no other host may
+// reach it.
+func validateDemoS3Listen(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--demo-s3-listen %q is not host:port: %w",
+			addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--demo-s3-listen %q is not a loopback "+
+			"address: the in-memory S3 server accepts any write made "+
+			"with the fixed demo credentials, so it listens on "+
+			"127.0.0.1 or [::1] only, such as 127.0.0.1:9000", addr)
+	}
+	return nil
 }
 
 // printDemoHelp prints commands to try against the demo.

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/modelgate/modelgate/doctor"
@@ -17,7 +16,7 @@ import (
 // the bucket with the flags of serve, prints one line per check, and
 // returns 0 when no check failed.
 func runDoctor(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	var o serveOptions
 	fs := newFlagSet("doctor", "Check the credentials and the bucket "+
@@ -27,21 +26,19 @@ func runDoctor(args []string, stdout, stderr io.Writer,
 		"changing the bucket). Takes the same flags as serve. Exits 0 "+
 		"when no check fails; warnings do not fail.", stderr)
 	o.register(fs)
-	timeout := fs.Duration("doctor-timeout", 2*time.Minute,
+	var timeout time.Duration
+	durationVar(fs, &timeout, "doctor-timeout", 2*time.Minute,
+		time.Second, math.MaxInt64, "1s or longer",
 		"deadline for all checks together")
 	if err := parseFlags(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "modelgate doctor: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "doctor", err)
 	}
 	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate doctor: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "doctor", err)
 	}
+	printUnknownEnv(stderr, fs, environ)
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	results, err := diagnose(ctx, &o)
 	if err != nil {

@@ -45,7 +45,7 @@ func (f *durationFlag) Set(s string) error {
 			"or 2h; the allowed range is %s", f.name, s, f.limits)
 	}
 	if d < f.min || d > f.max {
-		return fmt.Errorf("--%s %v is outside the allowed range %s",
+		return fmt.Errorf("--%s %v is outside the allowed range: %s",
 			f.name, d, f.limits)
 	}
 	*f.value = d

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,7 +46,7 @@ func (o *healthcheckOptions) validate() error {
 // status or a failed request, and 2 on invalid flags. Redirects are not
 // followed, so a 3xx counts as unhealthy.
 func runHealthcheck(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	var o healthcheckOptions
 	fs := newFlagSet("healthcheck", "Probe a running gateway's health "+
@@ -55,16 +54,12 @@ func runHealthcheck(args []string, stdout, stderr io.Writer,
 		"health checks in images without a shell or curl.", stderr)
 	o.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "modelgate healthcheck: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "healthcheck", err)
 	}
 	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate healthcheck: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "healthcheck", err)
 	}
+	printUnknownEnv(stderr, fs, environ)
 
 	status, err := probe(o.url, o.timeout)
 	if err != nil {

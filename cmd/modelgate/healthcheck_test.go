@@ -126,7 +126,7 @@ func TestHealthcheck(t *testing.T) {
 			getenv := func(k string) string { return tt.env[k] }
 			args := append([]string{"healthcheck"}, tt.args...)
 
-			code := run(args, &stdout, &stderr, getenv)
+			code := run(args, &stdout, &stderr, getenv, nil)
 			if code != tt.wantCode {
 				t.Fatalf("run(%q) = %d, want %d; stderr: %s",
 					args, code, tt.wantCode, stderr.String())
@@ -146,7 +146,7 @@ func TestHealthcheck(t *testing.T) {
 func TestHealthcheckHelpListsEnv(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"healthcheck", "--help"}, &stdout, &stderr,
-		func(string) string { return "" })
+		func(string) string { return "" }, nil)
 	if code != 0 {
 		t.Fatalf("healthcheck --help = %d, want 0", code)
 	}

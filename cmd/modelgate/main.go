@@ -41,12 +41,15 @@ followed by the flag name in upper case with dashes as underscores
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv, os.Environ()))
 }
 
-// run dispatches to a subcommand and returns the exit code.
+// run dispatches to a subcommand and returns the exit code. getenv reads
+// the flags' environment variables. environ is the environment as
+// os.Environ returns it, which is checked for MODELGATE_ variables that
+// match no flag, and nil skips that check.
 func run(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -54,15 +57,15 @@ func run(args []string, stdout, stderr io.Writer,
 	}
 	switch args[0] {
 	case "serve":
-		return runServe(args[1:], stdout, stderr, getenv)
+		return runServe(args[1:], stdout, stderr, getenv, environ)
 	case "publish":
-		return runPublish(args[1:], stdout, stderr, getenv)
+		return runPublish(args[1:], stdout, stderr, getenv, environ)
 	case "doctor":
-		return runDoctor(args[1:], stdout, stderr, getenv)
+		return runDoctor(args[1:], stdout, stderr, getenv, environ)
 	case "demo":
-		return runDemo(args[1:], stdout, stderr, getenv)
+		return runDemo(args[1:], stdout, stderr, getenv, environ)
 	case "healthcheck":
-		return runHealthcheck(args[1:], stdout, stderr, getenv)
+		return runHealthcheck(args[1:], stdout, stderr, getenv, environ)
 	case "--version", "-version", "version":
 		fmt.Fprintf(stdout, "modelgate %s\n", version)
 		return 0

@@ -64,6 +64,13 @@ func (o *publishOptions) validate(dir string) error {
 		return errors.New("--concurrency and --parallel-files must be " +
 			"at least 1")
 	}
+	if o.cfg.PartSize < publish.MinPartSize {
+		return fmt.Errorf("--part-size %s is below the S3 minimum of "+
+			"5MiB", formatSize(o.cfg.PartSize))
+	}
+	if err := publish.ValidateModel(o.cfg.Model); err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
 	o.cfg.Bucket, o.cfg.Root, o.cfg.Dir = o.bucket, o.root, dir
 	if err := o.cfg.Validate(); err != nil {
 		return err
@@ -73,7 +80,7 @@ func (o *publishOptions) validate(dir string) error {
 
 // runPublish implements "modelgate publish".
 func runPublish(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	var o publishOptions
 	fs := newFlagSet("publish DIR", "Upload the model folder DIR to the "+
@@ -81,21 +88,18 @@ func runPublish(args []string, stdout, stderr io.Writer,
 		"credentials that may write; the gateway's read-only role is "+
 		"rejected before anything is uploaded.", stderr)
 	o.register(fs)
-	dirs, err := parseFlagsAndArgs(fs, args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err == nil && len(dirs) != 1 {
-		err = fmt.Errorf("want one folder to publish, got %d arguments",
-			len(dirs))
+	dirs, err := parseFlagsAndArgs(fs, args, getenv, 1)
+	if err == nil && len(dirs) == 0 {
+		err = errors.New("missing the folder to publish: modelgate " +
+			"publish DIR --model ORG/NAME")
 	}
 	if err == nil {
 		err = o.validate(dirs[0])
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "modelgate publish: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "publish", err)
 	}
+	printUnknownEnv(stderr, fs, environ)
 
 	ctx, stop := signal.NotifyContext(context.Background(),
 		syscall.SIGTERM, syscall.SIGINT)
@@ -194,8 +198,8 @@ func (b *byteSize) Set(s string) error {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/factor {
-		return fmt.Errorf("invalid size %q; use bytes or a unit, such "+
-			"as 16MiB", s)
+		return errors.New("want a size in bytes or with a unit, such as " +
+			"16MiB")
 	}
 	*b = byteSize(n * factor)
 	return nil

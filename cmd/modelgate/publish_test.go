@@ -75,7 +75,7 @@ func TestParseFlagsAndArgs(t *testing.T) {
 			fs := newFlagSet("publish", "", io.Discard)
 			o.register(fs)
 			got, err := parseFlagsAndArgs(fs, tt.args,
-				func(k string) string { return tt.env[k] })
+				func(k string) string { return tt.env[k] }, 2)
 			if err != nil {
 				t.Fatalf("parseFlagsAndArgs(%q): %v", tt.args, err)
 			}
@@ -94,7 +94,15 @@ func TestRunPublishUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no folder", []string{"--bucket", "b", "--model", "a/b"},
-			"want one folder"},
+			"missing the folder to publish"},
+		{"two folders", []string{"dir", "other", "--bucket", "b",
+			"--model", "a/b"}, `unexpected argument "other"`},
+		{"boolean with a space", []string{"dir", "--bucket", "b",
+			"--model", "a/b", "--dry-run", "false"},
+			`unexpected argument "false" after --dry-run; boolean ` +
+				"flags take the form --dry-run=false"},
+		{"reserved model", []string{"dir", "--bucket", "b", "--model",
+			"api/models"}, `model "api/models" is reserved`},
 		{"no model", []string{"dir", "--bucket", "b"},
 			"--model is required"},
 		{"bad model", []string{"dir", "--bucket", "b", "--model", "a"},
@@ -106,7 +114,7 @@ func TestRunPublishUsageErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			code := run(append([]string{"publish"}, tt.args...),
-				io.Discard, &stderr, func(string) string { return "" })
+				io.Discard, &stderr, func(string) string { return "" }, nil)
 			if code != 2 || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("publish %q = exit %d, %q; want exit 2 and %q",
 					tt.args, code, stderr.String(), tt.want)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +22,9 @@ import (
 	"github.com/modelgate/modelgate/presign"
 	"github.com/modelgate/modelgate/server"
 )
+
+// maxPageSize is the largest --page-size.
+const maxPageSize = 10000
 
 // serveOptions holds every setting of "modelgate serve".
 type serveOptions struct {
@@ -60,30 +65,44 @@ type serveOptions struct {
 
 // register defines the serve flags on fs.
 func (o *serveOptions) register(fs *flag.FlagSet) {
+	o.registerGateway(fs, true)
+	registerBucketFlags(fs, &o.bucket, &o.root, &o.aws)
+	fs.StringVar(&o.signer.PublicEndpoint, "s3-public-endpoint", "",
+		"S3 endpoint put in the URLs handed to clients; empty means "+
+			"--s3-endpoint, or AWS")
+	o.registerCredentials(fs)
+}
+
+// registerGateway defines the flags that serve and demo share: the
+// listeners, the API and pages, logging, rate limits, the URL expiry,
+// the catalog refreshes and the HTTP timeouts. withRole mentions the
+// role session's bound on the URL expiry in its help.
+func (o *serveOptions) registerGateway(fs *flag.FlagSet, withRole bool) {
 	o.limits.register(fs)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080",
 		"address to serve on, host:port")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "",
 		"separate address for /metrics; empty serves it on --listen")
 	fs.StringVar(&o.publicURL, "public-url", "",
-		"base URL clients use to reach the gateway, for absolute "+
-			"pagination links; empty uses each request's Host")
+		"base URL clients use to reach the gateway, such as "+
+			"https://models.example.com, or https://example.com/models "+
+			"behind a proxy that strips the path prefix; absolute "+
+			"pagination links use it and the pages' links keep its path. "+
+			"Empty uses each request's Host")
 	fs.IntVar(&o.pageSize, "page-size", 1000,
-		"entries per page of /api/models and tree listings")
+		"entries per page of /api/models and tree listings, 1 to 10000")
 	fs.StringVar(&o.corsList, "cors-origins", "*",
 		"origins whose browser scripts may read the API and download "+
 			"responses: * for any, or a comma-separated list such as "+
 			"https://app.example.com,http://localhost:3000")
 
-	registerBucketFlags(fs, &o.bucket, &o.root, &o.aws)
-	fs.StringVar(&o.signer.PublicEndpoint, "s3-public-endpoint", "",
-		"S3 endpoint put in the URLs handed to clients; empty means "+
-			"--s3-endpoint, or AWS")
-
-	o.registerCredentials(fs)
-	fs.DurationVar(&o.refresh, "refresh-interval", 5*time.Minute,
-		"time between catalog listings of the bucket")
-	fs.DurationVar(&o.listTO, "list-timeout", 2*time.Minute,
+	o.registerExpiry(fs, withRole)
+	durationVar(fs, &o.refresh, "refresh-interval", 5*time.Minute,
+		time.Second, math.MaxInt64, "1s or longer",
+		"time between catalog listings of the bucket; each listing "+
+			"costs one LIST request per 1000 objects")
+	durationVar(fs, &o.listTO, "list-timeout", 2*time.Minute,
+		time.Second, math.MaxInt64, "1s or longer",
 		"deadline for one complete listing of the bucket")
 
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
@@ -91,7 +110,8 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 		"log level: debug, info, warn or error")
 
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second,
-		"time in-flight requests get to finish after SIGTERM or SIGINT")
+		"time in-flight requests get to finish after SIGTERM or SIGINT; "+
+			"connections still open then are closed")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout",
 		10*time.Second, "time a client gets to send its request headers")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 120*time.Second,
@@ -110,12 +130,34 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 			"except /healthz and /metrics; 0 means no cap")
 }
 
-// validate checks the settings that no package validates.
+// validate checks the settings that no package validates, and the
+// bucket, region and endpoints before any AWS configuration is loaded.
+// Each error names its flag and the allowed values.
 func (o *serveOptions) validate() error {
 	if o.bucket == "" {
 		return errors.New("--bucket is required: the S3 bucket that " +
 			"holds the models")
 	}
+	if err := o.validateHTTP(); err != nil {
+		return err
+	}
+	origins, err := server.ParseOrigins(o.corsList)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	o.corsOrigins = origins
+	if err := o.validateExpiry(); err != nil {
+		return err
+	}
+	if err := o.limits.validate(); err != nil {
+		return err
+	}
+	return o.validateS3()
+}
+
+// validateHTTP checks the listeners, the HTTP server's limits and the
+// settings of the API and pages.
+func (o *serveOptions) validateHTTP() error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
 	}
@@ -136,32 +178,43 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--max-in-flight %d is negative; use 0 for "+
 			"no cap", o.maxInFlight)
 	}
-	origins, err := server.ParseOrigins(o.corsList)
-	if err != nil {
-		return fmt.Errorf("--cors-origins: %w", err)
-	}
-	o.corsOrigins = origins
-
 	if o.maxHeaderBytes < 4096 {
 		return fmt.Errorf("--max-header-bytes %d is below 4096",
 			o.maxHeaderBytes)
 	}
-	if err := o.validateExpiry(); err != nil {
-		return err
+	if o.pageSize < 1 || o.pageSize > maxPageSize {
+		return fmt.Errorf("--page-size %d is outside the allowed range: "+
+			"1 to %d", o.pageSize, maxPageSize)
 	}
-	if err := o.limits.validate(); err != nil {
-		return err
+	if err := (server.Config{PublicURL: o.publicURL}).Validate(); err != nil {
+		return fmt.Errorf("--public-url %q is not an absolute http or "+
+			"https URL without query or fragment, such as "+
+			"https://models.example.com or https://example.com/models",
+			o.publicURL)
 	}
+	return nil
+}
+
+// validateS3 completes the signer's settings from the bucket flags and
+// checks them: region, bucket name, endpoints and role session.
+func (o *serveOptions) validateS3() error {
 	o.signer.Bucket = o.bucket
 	o.signer.Region = o.aws.Region
 	o.signer.PathStyle = o.aws.PathStyle
-	if o.signer.PublicEndpoint == "" {
+	inherited := o.signer.PublicEndpoint == "" && o.aws.Endpoint != ""
+	if inherited {
 		o.signer.PublicEndpoint = o.aws.Endpoint
 	}
 	if err := o.aws.Validate(); err != nil {
 		return err
 	}
-	return o.signer.Validate()
+	err := o.signer.Validate()
+	if err != nil && inherited &&
+		strings.HasPrefix(err.Error(), "--s3-public-endpoint") {
+		return fmt.Errorf("%w (--s3-public-endpoint is empty, so "+
+			"--s3-endpoint is used in its place)", err)
+	}
+	return err
 }
 
 // newLogger returns the process logger for the chosen format and level.
@@ -181,30 +234,27 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q is not json or text", format)
 }
 
-// runServe implements "modelgate serve".
+// runServe implements "modelgate serve". environ lists the process
+// environment, as os.Environ returns it, for the warning about unknown
+// MODELGATE_ variables.
 func runServe(args []string, stdout, stderr io.Writer,
-	getenv func(string) string,
+	getenv func(string) string, environ []string,
 ) int {
 	var o serveOptions
 	fs := newFlagSet("serve", "Serve model downloads from an S3 bucket "+
 		"through pre-signed redirects.", stderr)
 	o.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "serve", err)
 	}
 	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "serve", err)
 	}
 	log, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
-		fmt.Fprintf(stderr, "modelgate serve: %v\n", err)
-		return 2
+		return exitCodeFor(stderr, "serve", err)
 	}
+	warnUnknownEnv(log, fs, environ)
 
 	ctx := signalContext()
 	awsCfg, provider, err := presign.LoadAWS(ctx, o.aws)
@@ -217,6 +267,17 @@ func runServe(args []string, stdout, stderr io.Writer,
 		return 1
 	}
 	return 0
+}
+
+// warnUnknownEnv logs one warning that lists the MODELGATE_ variables of
+// environ that set no flag of fs, without their values, which may be
+// secret.
+func warnUnknownEnv(log *slog.Logger, fs *flag.FlagSet, environ []string) {
+	if names := unknownEnv(fs, environ); len(names) > 0 {
+		log.Warn("ignoring environment variables that match no flag of "+
+			"modelgate "+fs.Name()+"; check their spelling",
+			"names", names)
+	}
 }
 
 // signalContext returns a context that is cancelled by the first SIGTERM
@@ -295,8 +356,11 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		Limiter:   limiter,
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
 		Metrics: metrics, Ready: func() error {
-			if err := signer.Status(); err != nil {
-				return err
+			// /readyz is public, so it gets a fixed phrase; the signer
+			// logs the cause, which may name endpoints, when it changes.
+			if signer.Status() != nil {
+				return errors.New("credentials: cannot sign download " +
+					"URLs now (see the log)")
 			}
 			return guard.Status()
 		},
@@ -311,11 +375,13 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		"bucket", o.bucket, "root", o.root, "region", o.aws.Region,
 		"s3_endpoint", o.aws.Endpoint,
 		"s3_public_endpoint", o.signer.PublicEndpoint,
-		"role_arn", o.aws.RoleARN, "url_expiry", o.signer.Expiry,
-		"url_floor", o.signer.Floor,
-		"credentials_margin", o.signer.Margin,
-		"refresh_interval", o.refresh, "metrics_listen", o.metricsListen,
-		"cors_origins", o.corsOrigins)
+		"role_arn", o.aws.RoleARN,
+		"url_expiry", o.signer.Expiry.String(),
+		"url_floor", o.signer.Floor.String(),
+		"credentials_margin", o.signer.Margin.String(),
+		"refresh_interval", o.refresh.String(),
+		"metrics_listen", o.metricsListen,
+		"public_url", o.publicURL, "cors_origins", o.corsOrigins)
 
 	go cat.Run(ctx)
 	if err := listenAndServe(ctx, o, log, srv, metrics); err != nil {
@@ -349,24 +415,25 @@ func newMetricsIn(o *serveOptions, log *slog.Logger,
 
 // listenAndServe serves srv on o.listen, and the metrics on their own
 // listener when set, until ctx is done. Then it stops accepting
-// connections and waits up to the drain timeout for requests in flight.
+// connections, waits up to the drain timeout for requests in flight, and
+// closes the connections still open after that.
 func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 	srv http.Handler, metrics *server.Metrics,
 ) error {
-	servers := []*http.Server{o.httpServer(o.listen, srv, log)}
+	servers := []*trackedServer{o.httpServer(o.listen, srv, log)}
 	if o.metricsListen != "" {
 		servers = append(servers,
 			o.httpServer(o.metricsListen, metricsMux(metrics), log))
 	}
 
 	errc := make(chan error, len(servers))
-	for _, hs := range servers {
-		ln, err := net.Listen("tcp", hs.Addr)
+	for _, ts := range servers {
+		ln, err := net.Listen("tcp", ts.Addr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", hs.Addr, err)
+			return fmt.Errorf("listen on %s: %w", ts.Addr, err)
 		}
 		log.Info("listening", "addr", ln.Addr().String())
-		go func() { errc <- hs.Serve(ln) }()
+		go func() { errc <- ts.Serve(ln) }()
 	}
 
 	select {
@@ -376,14 +443,14 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 	}
 
 	log.Info("shutting down; draining requests in flight",
-		"timeout", o.drainTimeout)
+		"timeout", o.drainTimeout.String())
 	drain, cancel := context.WithTimeout(context.Background(),
 		o.drainTimeout)
 	defer cancel()
 	var firstErr error
-	for _, hs := range servers {
-		if err := hs.Shutdown(drain); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("drain %s: %w", hs.Addr, err)
+	for _, ts := range servers {
+		if err := ts.drain(drain, log); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("drain %s: %w", ts.Addr, err)
 		}
 	}
 	if firstErr == nil {
@@ -400,11 +467,12 @@ func metricsMux(metrics *server.Metrics) http.Handler {
 	return mux
 }
 
-// httpServer returns an http.Server with the configured timeouts.
+// httpServer returns an http.Server with the configured timeouts, which
+// counts its open connections.
 func (o *serveOptions) httpServer(addr string, h http.Handler,
 	log *slog.Logger,
-) *http.Server {
-	return &http.Server{
+) *trackedServer {
+	ts := &trackedServer{Server: &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: o.readHeaderTimeout,
@@ -413,5 +481,7 @@ func (o *serveOptions) httpServer(addr string, h http.Handler,
 		IdleTimeout:       o.idleTimeout,
 		MaxHeaderBytes:    o.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	}}
+	ts.ConnState = ts.trackConn
+	return ts
 }

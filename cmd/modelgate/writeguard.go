@@ -41,7 +41,7 @@ func newWriteGuard(o *serveOptions, log *slog.Logger, client *s3.Client,
 	reg prometheus.Registerer, stop context.CancelCauseFunc,
 ) *writeGuard {
 	g := &writeGuard{o: o, log: log, s3: client, stop: stop,
-		pending: errors.New("write check not run yet")}
+		pending: errors.New("credentials: write check not done yet")}
 	g.allowed = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "modelgate_write_credentials_allowed",
 		Help: "1 when the gateway runs with credentials that can write " +
@@ -70,8 +70,8 @@ func (g *writeGuard) Start(ctx context.Context) error {
 	return nil
 }
 
-// Status returns nil once a check has completed, and the reason the
-// gateway is not ready before that.
+// Status returns nil once a check has completed, and before that the
+// reason the gateway is not ready, as a fixed phrase for /readyz.
 func (g *writeGuard) Status() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -114,7 +114,10 @@ func (g *writeGuard) checkOnce(ctx context.Context) (bool, error) {
 	}
 	g.log.Warn("write check could not run; starting anyway, not ready "+
 		"until the check completes", "result", res.String())
-	g.setPending(fmt.Errorf("write check pending: %s", res))
+	// The result names the bucket and S3 URLs, so it goes to the log
+	// only, and /readyz gets a fixed phrase.
+	g.setPending(errors.New("credentials: write check not done: S3 " +
+		"unreachable or the answer inconclusive; retrying (see the log)"))
 	return false, nil
 }
 

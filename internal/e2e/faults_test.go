@@ -14,6 +14,9 @@ import (
 const (
 	msgRefreshFailed    = "catalog refresh failed; serving the last good catalog"
 	msgRefreshRecovered = "catalog refresh recovered"
+	msgNoCatalog        = "catalog listing failed and no catalog is " +
+		"loaded yet; requests that need the catalog get 503 until a " +
+		"listing succeeds"
 )
 
 // Metric series that follow the catalog's refreshes.
@@ -196,8 +199,12 @@ func TestS3UnreachableAtStartup(t *testing.T) {
 	checkUnavailable(t, g, "/"+modelID+"/resolve/main/config.json")
 	checkUnavailable(t, g, "/api/models/"+modelID+"/tree/main")
 	checkUnavailable(t, g, "/api/models")
-	if n := len(logRecords(t, g, msgRefreshFailed)); n != 1 {
-		t.Errorf("%d %q records for one cause, want 1", n, msgRefreshFailed)
+	if n := len(logRecords(t, g, msgNoCatalog)); n != 1 {
+		t.Errorf("%d %q records for one cause, want 1", n, msgNoCatalog)
+	}
+	if n := len(logRecords(t, g, msgRefreshFailed)); n != 0 {
+		t.Errorf("%d %q records before any catalog was loaded, want 0",
+			n, msgRefreshFailed)
 	}
 
 	p.set(t, proxyForward)

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestStartupErrors checks that each invalid command line or variable
+// exits 2 before anything starts, with one line that names the flag or
+// variable, followed by a pointer to the command's help and no usage
+// text.
+func TestStartupErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string // substrings of the first line
+	}{
+		{"serve boolean with a space", []string{"serve", "--bucket",
+			"models", "--allow-write-credentials", "false"}, nil,
+			[]string{`unexpected argument "false"`,
+				"--allow-write-credentials=false"}},
+		{"demo boolean with a space", []string{"demo", "--rate-limit",
+			"false"}, nil,
+			[]string{`unexpected argument "false"`, "--rate-limit=false"}},
+		{"serve stray argument", []string{"serve", "--bucket", "models",
+			"extra"}, nil, []string{`unexpected argument "extra"`}},
+		{"doctor stray argument", []string{"doctor", "--bucket", "models",
+			"--", "extra"}, nil, []string{`unexpected argument "extra"`}},
+		{"healthcheck stray argument", []string{"healthcheck", "extra"},
+			nil, []string{`unexpected argument "extra"`}},
+		{"publish second folder", []string{"publish", "a", "b",
+			"--bucket", "models", "--model", "acme/tiny"}, nil,
+			[]string{`unexpected argument "b"`}},
+		{"refresh interval too short", []string{"serve", "--bucket",
+			"models", "--refresh-interval", "1ns"}, nil,
+			[]string{"--refresh-interval 1ns", "1s or longer"}},
+		{"list timeout zero", []string{"serve", "--bucket", "models",
+			"--list-timeout", "0s"}, nil,
+			[]string{"--list-timeout 0s", "1s or longer"}},
+		{"negative page size", []string{"serve", "--bucket", "models",
+			"--page-size", "-5"}, nil, []string{"--page-size -5", "1 to 10000"}},
+		{"zero page size", []string{"demo", "--page-size", "0"}, nil,
+			[]string{"--page-size 0", "1 to 10000"}},
+		{"public URL", []string{"serve", "--bucket", "models",
+			"--public-url", "not-a-url"}, nil,
+			[]string{`--public-url "not-a-url"`, "absolute http or https"}},
+		{"bucket name", []string{"serve", "--bucket", "Bad_Bucket!"}, nil,
+			[]string{`--bucket "Bad_Bucket!"`, "letters, digits"}},
+		{"bucket not a DNS label", []string{"doctor", "--bucket", "b"},
+			nil, []string{`--bucket "b"`, "--s3-path-style"}},
+		{"region", []string{"serve", "--bucket", "models", "--region",
+			"EU_WEST"}, nil, []string{`--region "EU_WEST"`, "eu-west-1"}},
+		{"publish region", []string{"publish", "dir", "--bucket", "models",
+			"--model", "acme/tiny", "--region", "EU_WEST"}, nil,
+			[]string{`--region "EU_WEST"`}},
+		{"public endpoint", []string{"serve", "--bucket", "models",
+			"--s3-public-endpoint", "garbage"}, nil,
+			[]string{`--s3-public-endpoint "garbage"`, "http or https"}},
+		{"endpoint used as public endpoint", []string{"serve", "--bucket",
+			"models", "--s3-endpoint", "http://127.0.0.1:9000/s3"}, nil,
+			[]string{"--s3-public-endpoint", "--s3-endpoint is used"}},
+		{"duration variable", []string{"serve", "--bucket", "models"},
+			map[string]string{"MODELGATE_DRAIN_TIMEOUT": "20"},
+			[]string{`invalid value "20" for MODELGATE_DRAIN_TIMEOUT: ` +
+				"want a duration such as 20s or 1m"}},
+		{"number variable", []string{"demo"},
+			map[string]string{"MODELGATE_RATE_DOWNLOAD": "abc"},
+			[]string{`invalid value "abc" for MODELGATE_RATE_DOWNLOAD: ` +
+				"want a number"}},
+		{"healthcheck timeout", []string{"healthcheck", "--timeout", "abc"},
+			nil, []string{`invalid value "abc" for --timeout: want a ` +
+				"duration"}},
+		{"boolean value", []string{"serve", "--bucket", "models",
+			"--rate-limit=maybe"}, nil,
+			[]string{`invalid value "maybe" for --rate-limit: want true ` +
+				"or false"}},
+		{"integer value", []string{"serve", "--bucket", "models",
+			"--page-size", "ten"}, nil,
+			[]string{`invalid value "ten" for --page-size: want a whole ` +
+				"number"}},
+		{"byte size", []string{"publish", "dir", "--bucket", "models",
+			"--model", "acme/tiny", "--part-size", "lots"}, nil,
+			[]string{`invalid value "lots" for --part-size`, "16MiB"}},
+		{"URL floor", []string{"serve", "--bucket", "models",
+			"--url-floor", "x"}, nil,
+			[]string{`--url-floor "x" is not a duration`}},
+		{"URL expiry zero", []string{"serve", "--bucket", "models",
+			"--url-expiry", "0"}, nil,
+			[]string{"--url-expiry 0s is outside the allowed range"}},
+		{"unknown flag", []string{"healthcheck", "--nope"}, nil,
+			[]string{"unknown flag --nope"}},
+		{"missing value", []string{"serve", "--listen"}, nil,
+			[]string{"flag --listen needs a value"}},
+		{"demo bucket", []string{"demo", "--bucket", "models"}, nil,
+			[]string{"unknown flag --bucket"}},
+		{"demo role", []string{"demo", "--role-arn", "x"}, nil,
+			[]string{"unknown flag --role-arn"}},
+		{"demo S3 on every interface", []string{"demo",
+			"--demo-s3-listen", "0.0.0.0:9000"}, nil,
+			[]string{`--demo-s3-listen "0.0.0.0:9000" is not a loopback`}},
+		{"demo S3 without host", []string{"demo",
+			"--demo-s3-listen", ":9000"}, nil,
+			[]string{`--demo-s3-listen ":9000" is not a loopback`}},
+		{"reserved model", []string{"publish", "dir", "--bucket", "models",
+			"--model", "-/static"}, nil,
+			[]string{`--model: model "-/static" is reserved`}},
+		{"small parts", []string{"publish", "dir", "--bucket", "models",
+			"--model", "acme/tiny", "--part-size", "1MiB"}, nil,
+			[]string{"--part-size 1MiB is below the S3 minimum of 5MiB"}},
+		{"doctor timeout", []string{"doctor", "--bucket", "models",
+			"--doctor-timeout", "0s"}, nil,
+			[]string{"--doctor-timeout 0s", "1s or longer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr,
+				func(k string) string { return tt.env[k] }, nil)
+			out := stderr.String()
+			if code != 2 {
+				t.Fatalf("run(%q) = %d, want 2; stderr:\n%s", tt.args,
+					code, out)
+			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(lines[0], w) {
+					t.Errorf("run(%q) error %q does not contain %q",
+						tt.args, lines[0], w)
+				}
+			}
+			command := tt.args[0]
+			hint := "run modelgate " + command + " --help for the flags"
+			if len(lines) != 2 || lines[1] != hint {
+				t.Errorf("run(%q) stderr = %q, want the error and %q",
+					tt.args, out, hint)
+			}
+			for _, flagPackageText := range []string{"for flag -",
+				"not defined: -", "argument: -", "Usage:"} {
+				if strings.Contains(out, flagPackageText) {
+					t.Errorf("run(%q) stderr has the flag package's "+
+						"text %q:\n%s", tt.args, flagPackageText, out)
+				}
+			}
+		})
+	}
+}
+
+// TestDemoFlags checks that demo offers the gateway's flags and none of
+// the flags that select a bucket or credentials.
+func TestDemoFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run([]string{"demo", "--help"}, io.Discard, &stderr,
+		func(string) string { return "" }, nil)
+	if code != 0 {
+		t.Fatalf("demo --help = %d, want 0", code)
+	}
+	help := stderr.String()
+	for _, want := range []string{"--listen ", "--metrics-listen ",
+		"--public-url ", "--page-size ", "--cors-origins ",
+		"--log-format ", "--log-level ", "--rate-limit ",
+		"--rate-download ", "--url-expiry ", "--drain-timeout ",
+		"--refresh-interval ", "--list-timeout ", "--demo-s3-listen "} {
+		if !strings.Contains(help, want) {
+			t.Errorf("demo --help lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{"--bucket ", "--root ",
+		"--region ", "--role-arn ", "--s3-endpoint ", "--sts-endpoint ",
+		"--s3-public-endpoint ", "--s3-path-style ", "--url-floor ",
+		"--allow-write-credentials ", "--role-session-duration "} {
+		if strings.Contains(help, unwanted) {
+			t.Errorf("demo --help lists %s, which demo does not use",
+				unwanted)
+		}
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	tests := []struct {
+		command string
+		environ []string
+		want    string
+	}{
+		{"serve", []string{"MODELGATE_BUCKET=models",
+			"MODELGATE_BUCKETT=typo", "MODELGATE_HEALTHCHECK_URL=x",
+			"HOME=/root", "MODELGATE_LISTEN="}, "MODELGATE_BUCKETT"},
+		{"healthcheck", []string{"MODELGATE_BUCKET=models",
+			"MODELGATE_HEALTHCHECK_URL=x",
+			"MODELGATE_HEALTHCHECK_TIMOUT=1s"},
+			"MODELGATE_HEALTHCHECK_TIMOUT"},
+		{"demo", []string{"MODELGATE_BUCKET=models",
+			"MODELGATE_LISTEN=127.0.0.1:8080"}, "MODELGATE_BUCKET"},
+		{"serve", []string{"MODELGATE_LISTEN=x"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command+"/"+tt.want, func(t *testing.T) {
+			fs := newFlagSet(tt.command, "", io.Discard)
+			switch tt.command {
+			case "healthcheck":
+				new(healthcheckOptions).register(fs)
+			case "demo":
+				new(serveOptions).registerGateway(fs, false)
+			default:
+				new(serveOptions).register(fs)
+			}
+			got := strings.Join(unknownEnv(fs, tt.environ), ",")
+			if got != tt.want {
+				t.Errorf("unknownEnv(%q) = %q, want %q", tt.environ, got,
+					tt.want)
+			}
+		})
+	}
+}
+
+// TestUnknownEnvWarning checks that the warning names a misspelt
+// variable once and never prints its value.
+func TestUnknownEnvWarning(t *testing.T) {
+	var stderr bytes.Buffer
+	environ := []string{"MODELGATE_HEALTHCHECK_TIMOUT=s3cr3t-value"}
+	code := run([]string{"healthcheck", "--url", closedPortURL(t)},
+		io.Discard, &stderr, func(string) string { return "" }, environ)
+	out := stderr.String()
+	if code != 1 {
+		t.Errorf("healthcheck of a closed port = %d, want 1", code)
+	}
+	if n := strings.Count(out, "MODELGATE_HEALTHCHECK_TIMOUT"); n != 1 {
+		t.Errorf("stderr names the variable %d times, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, "s3cr3t-value") {
+		t.Errorf("stderr prints the variable's value:\n%s", out)
+	}
+}
+
+// TestDemoStartupLog starts the demo and checks its start-up log: the
+// durations are readable strings, and one warning names the variable
+// that demo has no flag for, without its value.
+func TestDemoStartupLog(t *testing.T) {
+	addr := freeAddr(t)
+	p := startMain(t, []string{"MODELGATE_BUCKET=not-for-demo"}, "demo",
+		"--listen", addr)
+	waitFor(t, p, addr, ready)
+	out := p.output()
+	for _, want := range []string{`"url_expiry":"1h0m0s"`,
+		`"url_floor":"5m0s"`, `"credentials_margin":"5m0s"`,
+		`"refresh_interval":"5m0s"`,
+		`"names":["MODELGATE_BUCKET"]`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo log lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "3600000000000") {
+		t.Errorf("demo log has a duration in nanoseconds:\n%s", out)
+	}
+	if strings.Contains(out, "not-for-demo") {
+		t.Errorf("demo log shows a variable's value:\n%s", out)
+	}
+}
