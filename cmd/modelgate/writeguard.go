@@ -17,7 +17,7 @@ import (
 // Backoff of the background write check after an inconclusive one.
 const (
 	writeRecheckMin = 5 * time.Second
-	writeRecheckMax = 2 * time.Minute
+	writeRecheckMax = 30 * time.Second
 )
 
 // writeGuard runs the check that the gateway's credentials cannot write
@@ -32,6 +32,11 @@ type writeGuard struct {
 
 	mu      sync.Mutex
 	pending error // non-nil until a check completes
+
+	// warned is set after the first inconclusive check is logged. The
+	// retries log at debug level, because each names a new probe key
+	// and would otherwise repeat the warning every few seconds.
+	warned bool
 }
 
 // newWriteGuard registers modelgate_write_credentials_allowed in reg.
@@ -112,8 +117,13 @@ func (g *writeGuard) checkOnce(ctx context.Context) (bool, error) {
 		g.setPending(nil)
 		return true, nil
 	}
-	g.log.Warn("write check could not run; starting anyway, not ready "+
-		"until the check completes", "result", res.String())
+	level := slog.LevelWarn
+	if g.warned {
+		level = slog.LevelDebug
+	}
+	g.warned = true
+	g.log.Log(ctx, level, "write check could not run; starting anyway, "+
+		"not ready until the check completes", "result", res.String())
 	// The result names the bucket and S3 URLs, so it goes to the log
 	// only, and /readyz gets a fixed phrase.
 	g.setPending(errors.New("credentials: write check not done: S3 " +
