@@ -18,7 +18,8 @@ if command -v curl >/dev/null; then
   echo "curl is installed"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends curl
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends curl
 else
   echo "curl is missing: the end-to-end tests skip their curl checks"
 fi
@@ -36,15 +37,19 @@ fi
 echo "== go vet"
 go vet ./...
 
+# The first build downloads about 590 modules and compiles for about
+# 4 minutes on 2 cores, longer than go test's default 10-minute limit
+# allows on a busy machine.
 echo "== build the S3 test server (cached after the first run)"
-go test -count=1 -run '^TestBinary$' ./internal/s3test/
+go test -count=1 -timeout 45m -run '^TestBinary$' ./internal/s3test/
 
 echo "== install the JavaScript client for the interop tests (cached)"
 install_js_client() {
 	local dir=interop/js stamp=interop/js/node_modules/.lock-sha256 want
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		apt-get update
-		apt-get install -y --no-install-recommends nodejs npm
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends nodejs npm
 	fi
 	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
 	if [ -d "$dir/node_modules/@huggingface/hub" ] &&
@@ -60,7 +65,8 @@ install_js_client
 echo "== chromium for the browser tests (installed once)"
 if ! command -v chromium >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends chromium
 fi
 
 echo "== go test"
