@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Patterns for the AssumeRole parameters, as IAM and STS define them.
+var (
+	roleARNPattern = regexp.MustCompile(
+		`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 )
 
 // AWSConfig selects the S3 endpoint and the credentials the gateway
@@ -66,6 +74,14 @@ func (c AWSConfig) Validate() error {
 			return fmt.Errorf("%s %q is not an http or https URL",
 				e.flag, e.value)
 		}
+	}
+	if c.RoleARN != "" && !roleARNPattern.MatchString(c.RoleARN) {
+		return fmt.Errorf("--role-arn %q is not an IAM role ARN, such as "+
+			"arn:aws:iam::123456789012:role/modelgate-read", c.RoleARN)
+	}
+	if c.SessionName != "" && !sessionNamePattern.MatchString(c.SessionName) {
+		return fmt.Errorf("--role-session-name %q is invalid: use 2 to 64 "+
+			"letters, digits and the characters +=,.@_-", c.SessionName)
 	}
 	if c.RoleARN != "" && c.SessionDuration != 0 &&
 		(c.SessionDuration < 15*time.Minute ||

@@ -12,12 +12,13 @@ import (
 const inFlightRetryAfter = time.Second
 
 // capExempt reports whether a request bypasses the in-flight cap. The
-// liveness probe must not fail because the gateway is busy, or the
-// orchestrator restarts a healthy process under load, and the metrics
-// must stay readable to show the overload.
+// probes must not fail because the gateway is busy: a failed liveness
+// probe restarts a healthy process, and a failed readiness probe moves
+// the replica's traffic onto the others, which may then overload too.
+// The metrics must stay readable to show the overload.
 func capExempt(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/healthz" || p == "/metrics"
+	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
 // capInFlight returns a middleware that lets at most max requests run at

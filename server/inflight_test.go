@@ -68,7 +68,7 @@ func TestInFlightCapRejectsOverCap(t *testing.T) {
 	// this deadline and fail with a 500.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	over := []string{download, "/api/models", "/readyz"}
+	over := []string{download, "/api/models"}
 	for _, target := range over {
 		rec := serve(srv, httptest.NewRequestWithContext(ctx,
 			http.MethodGet, target, nil))
@@ -86,9 +86,12 @@ func TestInFlightCapRejectsOverCap(t *testing.T) {
 				target, rec.Body)
 		}
 	}
-	rec := serve(srv, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	if rec.Code != http.StatusOK {
-		t.Errorf("GET /healthz at the cap: status %d, want 200", rec.Code)
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		rec := serve(srv, httptest.NewRequest(http.MethodGet, probe, nil))
+		if rec.Code == http.StatusServiceUnavailable &&
+			rec.Header().Get("X-Error-Code") == "Overloaded" {
+			t.Errorf("GET %s at the cap: overloaded, want exempt", probe)
+		}
 	}
 
 	close(signer.release)
@@ -98,7 +101,7 @@ func TestInFlightCapRejectsOverCap(t *testing.T) {
 			t.Errorf("held request %d: status %d, want 302", i, r.Code)
 		}
 	}
-	rec = serve(srv, httptest.NewRequest(http.MethodGet, download, nil))
+	rec := serve(srv, httptest.NewRequest(http.MethodGet, download, nil))
 	if rec.Code != http.StatusFound {
 		t.Errorf("GET %s after the held requests ended: status %d, "+
 			"want 302", download, rec.Code)

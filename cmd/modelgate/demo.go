@@ -67,7 +67,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	creds := credentials.NewStaticCredentialsProvider("demo", "demo", "")
 	awsCfg := aws.Config{Region: o.aws.Region, Credentials: creds}
 
-	printDemoHelp(stdout, o.listen)
+	o.onListen = func(addr string) { printDemoHelp(stdout, addr) }
 	ctx := signalContext()
 	if err := serve(ctx, &o, log, awsCfg, creds); err != nil {
 		log.Error("modelgate stopped with an error", "err", err)

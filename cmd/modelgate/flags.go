@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,8 +186,13 @@ func unexpectedArg(fs *flag.FlagSet, arg, prev string, maxArgs int) error {
 	name := strings.TrimLeft(prev, "-")
 	if strings.HasPrefix(prev, "-") && !strings.Contains(name, "=") {
 		if f := fs.Lookup(name); f != nil && isBoolFlag(f) {
+			value := arg
+			if _, err := strconv.ParseBool(arg); err != nil {
+				value = "true or --" + name + "=false"
+			}
 			return fmt.Errorf("unexpected argument %q after --%s; "+
-				"boolean flags take the form --%s=%s", arg, name, name, arg)
+				"boolean flags take the form --%s=%s", arg, name, name,
+				value)
 		}
 	}
 	takes := "no arguments"

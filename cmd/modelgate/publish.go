@@ -71,6 +71,9 @@ func (o *publishOptions) validate(dir string) error {
 	if err := publish.ValidateModel(o.cfg.Model); err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
+	if err := checkRoot(o.root); err != nil {
+		return err
+	}
 	o.cfg.Bucket, o.cfg.Root, o.cfg.Dir = o.bucket, o.root, dir
 	if err := o.cfg.Validate(); err != nil {
 		return err

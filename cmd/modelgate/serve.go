@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,10 @@ type serveOptions struct {
 	maxInFlight       int
 
 	limits limitOptions
+
+	// onListen, when set, is called with the main listener's address
+	// once it accepts connections. The demo prints its help there.
+	onListen func(addr string)
 }
 
 // register defines the serve flags on fs.
@@ -158,14 +163,21 @@ func (o *serveOptions) validate() error {
 // validateHTTP checks the listeners, the HTTP server's limits and the
 // settings of the API and pages.
 func (o *serveOptions) validateHTTP() error {
-	if _, _, err := net.SplitHostPort(o.listen); err != nil {
-		return fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
+	if err := checkListen("--listen", o.listen); err != nil {
+		return err
 	}
 	if o.metricsListen != "" {
-		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
-			return fmt.Errorf("--metrics-listen %q is not host:port: %w",
-				o.metricsListen, err)
+		if err := checkListen("--metrics-listen", o.metricsListen); err != nil {
+			return err
 		}
+		if o.metricsListen == o.listen {
+			return fmt.Errorf("--metrics-listen %q is the same address as "+
+				"--listen; leave it empty to serve /metrics on --listen",
+				o.metricsListen)
+		}
+	}
+	if err := checkRoot(o.root); err != nil {
+		return err
 	}
 	if o.drainTimeout <= 0 {
 		return fmt.Errorf("--drain-timeout %v must be positive", o.drainTimeout)
@@ -193,6 +205,48 @@ func (o *serveOptions) validateHTTP() error {
 			o.publicURL)
 	}
 	return nil
+}
+
+// reachableAddr turns a bound address into one a local client can
+// reach: an unspecified host (":8080", "0.0.0.0", "::") becomes
+// 127.0.0.1.
+func reachableAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// checkListen checks that addr is host:port with a port from 0 to
+// 65535, where 0 picks a free port.
+func checkListen(flagName, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q is not host:port, such as 127.0.0.1:8080 "+
+			"or :8080", flagName, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s %q has an invalid port; use a number from "+
+			"0 to 65535", flagName, addr)
+	}
+	return nil
+}
+
+// checkRoot checks a --root key prefix: empty, or segments that a model
+// key can have, with an optional trailing slash.
+func checkRoot(root string) error {
+	trimmed := strings.TrimSuffix(root, "/")
+	if root == "" || catalog.ValidPath(trimmed) {
+		return nil
+	}
+	return fmt.Errorf("--root %q is not a valid key prefix: use "+
+		"segments separated by single slashes, with no leading slash, "+
+		"\".\" or \"..\", backslash or control character, such as "+
+		"models/", root)
 }
 
 // validateS3 completes the signer's settings from the bucket flags and
@@ -427,13 +481,22 @@ func listenAndServe(ctx context.Context, o *serveOptions, log *slog.Logger,
 	}
 
 	errc := make(chan error, len(servers))
+	var mainAddr string
 	for _, ts := range servers {
 		ln, err := net.Listen("tcp", ts.Addr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", ts.Addr, err)
+			return fmt.Errorf("cannot listen on %s: %w; stop the process "+
+				"that holds the address or choose another one", ts.Addr,
+				err)
 		}
 		log.Info("listening", "addr", ln.Addr().String())
+		if mainAddr == "" {
+			mainAddr = ln.Addr().String()
+		}
 		go func() { errc <- ts.Serve(ln) }()
+	}
+	if o.onListen != nil {
+		o.onListen(reachableAddr(mainAddr))
 	}
 
 	select {
