@@ -274,7 +274,8 @@ func printUnknownEnv(w io.Writer, fs *flag.FlagSet, environ []string) {
 	command, _, _ := strings.Cut(fs.Name(), " ")
 	if names := unknownEnv(fs, environ); len(names) > 0 {
 		fmt.Fprintf(w, "modelgate %s: warning: ignoring environment "+
-			"variables that match no flag: %s; check their spelling\n",
+			"variables that no flag of this command reads: %s; they are "+
+			"misspelt or belong to another command\n",
 			command, strings.Join(names, ", "))
 	}
 }
