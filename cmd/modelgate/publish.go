@@ -64,9 +64,9 @@ func (o *publishOptions) validate(dir string) error {
 		return errors.New("--concurrency and --parallel-files must be " +
 			"at least 1")
 	}
-	if o.cfg.PartSize < publish.MinPartSize {
-		return fmt.Errorf("--part-size %s is below the S3 minimum of "+
-			"5MiB", formatSize(o.cfg.PartSize))
+	if o.cfg.PartSize < publish.MinPartSize || o.cfg.PartSize > 5<<30 {
+		return fmt.Errorf("--part-size %s is outside the part sizes S3 "+
+			"accepts, 5MiB to 5GiB", formatSize(o.cfg.PartSize))
 	}
 	if err := publish.ValidateModel(o.cfg.Model); err != nil {
 		return fmt.Errorf("--model: %w", err)

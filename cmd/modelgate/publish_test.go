@@ -108,7 +108,7 @@ func TestRunPublishUsageErrors(t *testing.T) {
 		{"bad model", []string{"dir", "--bucket", "b", "--model", "a"},
 			"is not ORG/NAME"},
 		{"small parts", []string{"dir", "--bucket", "b", "--model",
-			"a/b", "--part-size", "1MiB"}, "below the S3 minimum"},
+			"a/b", "--part-size", "1MiB"}, "5MiB to 5GiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -182,9 +182,13 @@ func (o *serveOptions) validateHTTP() error {
 	if o.drainTimeout <= 0 {
 		return fmt.Errorf("--drain-timeout %v must be positive", o.drainTimeout)
 	}
-	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
-		return errors.New("--read-header-timeout and --idle-timeout " +
-			"must be positive")
+	if o.readHeaderTimeout <= 0 {
+		return fmt.Errorf("--read-header-timeout %v must be positive, "+
+			"such as 10s", o.readHeaderTimeout)
+	}
+	if o.idleTimeout <= 0 {
+		return fmt.Errorf("--idle-timeout %v must be positive, such as 2m",
+			o.idleTimeout)
 	}
 	if o.maxInFlight < 0 {
 		return fmt.Errorf("--max-in-flight %d is negative; use 0 for "+
