@@ -88,7 +88,11 @@ func (s *Server) handleListModels(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, catalogUnavailable(err))
 		return
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	after, err := decodeCursor(q.Get("cursor"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -121,13 +121,20 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	})
 }
 
-// handlePreflight responds to an OPTIONS request with 204. For a CORS
-// preflight from an allowed origin it lists the methods and request
-// headers a script may use. The cors middleware has already set the
-// origin, and OPTIONS spends no rate-limit token.
+// handlePreflight responds to an OPTIONS request with 204 and an Allow
+// header listing the methods the path serves, the same list a 405 sends.
+// For a CORS preflight from an allowed origin it also lists the methods
+// and request headers a script may use. A path that no route serves gets
+// 404 instead. The cors middleware has already set the origin, and
+// OPTIONS spends no rate-limit token.
 func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+	allowed := s.allowedMethods(r.URL.EscapedPath())
+	if len(allowed) == 0 {
+		s.handleUnknownAPI(w, r)
+		return
+	}
 	h := w.Header()
-	h.Set("Allow", "GET, HEAD, POST, OPTIONS")
+	h.Set("Allow", strings.Join(allowed, ", "))
 	preflight := r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != ""
 	if preflight && h.Get("Access-Control-Allow-Origin") != "" {

@@ -35,7 +35,11 @@ func (s *Server) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, catalogUnavailable(err))
 		return
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	page, err := parsePage(q.Get("page"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -130,7 +134,12 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := parsePage(r.URL.Query().Get("page"))
+	q, err := parseQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := parsePage(q.Get("page"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -129,11 +129,16 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 			"no asset "+strconv.Quote(name)))
 		return
 	}
+	q, err := parseQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", a.contentType)
 	h.Set("ETag", a.etag)
 	h.Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Query().Get("v") == a.version {
+	if q.Get("v") == a.version {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		h.Set("Cache-Control", "no-cache")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -116,4 +117,24 @@ func parseFileRequest(org, name, rev, path string) (fileRequest, error) {
 func badRequest(err error) *Error {
 	return &Error{Status: http.StatusBadRequest,
 		Code: "BadRequest", Message: err.Error()}
+}
+
+// parseQuery parses the query string of r, or returns a 400 error that
+// names the problem. URL.Query would drop the pairs it cannot decode, and
+// the handler would then silently use their defaults. An empty query
+// returns nil values, which read as empty.
+func parseQuery(r *http.Request) (url.Values, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err == nil {
+		return q, nil
+	}
+	msg := "invalid query string: " + err.Error()
+	var escErr url.EscapeError
+	if errors.As(err, &escErr) {
+		msg += "; percent-encode '%' as %25"
+	}
+	return nil, badRequest(errors.New(msg))
 }

@@ -19,13 +19,14 @@ type signedURLJSON struct {
 // wantsURLOnly reports whether r is a GET that requests the signed URL
 // as JSON with redirect=false. The redirect parameter parses like the other
 // query booleans ("False" and "0" too), and absent or empty means a
-// redirect. An invalid value is a 400 error, for HEAD as well.
+// redirect. An invalid value or query string is a 400 error, for HEAD
+// as well.
 func wantsURLOnly(r *http.Request) (bool, error) {
-	// Query parses and allocates, so it runs only when there is a query.
-	if r.URL.RawQuery == "" {
-		return false, nil
+	q, err := parseQuery(r)
+	if err != nil {
+		return false, err
 	}
-	v := r.URL.Query().Get("redirect")
+	v := q.Get("redirect")
 	if v == "" {
 		return false, nil
 	}

@@ -182,42 +182,49 @@ func (s *Server) routes() chi.Router {
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
-	r.Get("/healthz", s.handleHealthz)
-	r.Get("/readyz", s.handleReadyz)
+	getHead(r, "/healthz", s.handleHealthz)
+	getHead(r, "/readyz", s.handleReadyz)
 	if s.metrics != nil && s.metrics.onMain {
-		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+		getHead(r, "/metrics", s.metrics.Handler().ServeHTTP)
 	}
 
-	r.Get(staticPrefix+"{file}", s.handleStatic)
+	getHead(r, staticPrefix+"{file}", s.handleStatic)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.limit(budgetAPI))
-		r.Get("/", s.handleIndexPage)
-		r.Get("/{org}/{name}", s.handleModelPage)
+		getHead(r, "/", s.handleIndexPage)
+		getHead(r, "/{org}/{name}", s.handleModelPage)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.cors, s.limit(budgetAPI))
-		r.Get("/api/models", s.handleListModels)
-		r.Get("/api/models/{org}/{name}", s.handleModelInfo)
-		r.Get("/api/models/{org}/{name}/revision/{rev}",
+		getHead(r, "/api/models", s.handleListModels)
+		getHead(r, "/api/models/{org}/{name}", s.handleModelInfo)
+		getHead(r, "/api/models/{org}/{name}/revision/{rev}",
 			s.handleModelInfo)
-		r.Get("/api/models/{org}/{name}/tree/{rev}", s.handleTree)
-		r.Get("/api/models/{org}/{name}/tree/{rev}/*", s.handleTree)
+		getHead(r, "/api/models/{org}/{name}/tree/{rev}", s.handleTree)
+		getHead(r, "/api/models/{org}/{name}/tree/{rev}/*", s.handleTree)
 		r.Post("/api/models/{org}/{name}/paths-info/{rev}",
 			s.handlePathsInfo)
-		r.HandleFunc("/api/*", s.handleUnknownAPI)
-		r.Head("/{org}/{name}/raw/{rev}/*", s.handleResolve)
-		r.Get("/{org}/{name}/raw/{rev}/*", s.handleResolve)
+		r.HandleFunc(unknownAPIPattern, s.handleUnknownAPI)
+		getHead(r, "/{org}/{name}/raw/{rev}/*", s.handleResolve)
 		r.Options("/api/*", s.handlePreflight)
 		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.cors, s.limit(budgetDownload))
-		r.Get("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
-		r.Head("/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+		getHead(r, "/{org}/{name}/resolve/{rev}/*", s.handleResolve)
 		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
 	})
 	return r
+}
+
+// getHead registers h for GET and HEAD on pattern, because RFC 9110
+// requires HEAD wherever GET is served. A handler that answers HEAD
+// differently, as handleResolve does, checks r.Method itself; for the
+// others net/http discards the body of a HEAD response.
+func getHead(r chi.Router, pattern string, h http.HandlerFunc) {
+	r.Get(pattern, h)
+	r.Head(pattern, h)
 }
 
 // routeEscaped makes chi match routes against the escaped path, so that

@@ -154,7 +154,10 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 		return tr, badRequest(errorString(
 			"path is longer than the 1024-byte S3 key limit"))
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return tr, err
+	}
 	if tr.recursive, err = parseBool(q.Get("recursive")); err != nil {
 		return tr, err
 	}
