@@ -11,15 +11,32 @@ cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
+# apt_install installs Debian packages without prompts. Packages such as
+# prometheus start a service listening on every interface when they are
+# installed, so unless the machine already has a policy that forbids
+# that, one is put in place for the install and removed afterwards.
+apt_install() {
+  local policy=/usr/sbin/policy-rc.d added=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    added=1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "$@"
+  if [ -n "$added" ]; then
+    rm -f "$policy"
+  fi
+}
+
 # The end-to-end tests also download with the curl binary, and skip
 # those checks when it is missing. Install it when possible.
 echo "== curl for the end-to-end tests"
 if command -v curl >/dev/null; then
   echo "curl is installed"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends curl
+  apt_install curl
 else
   echo "curl is missing: the end-to-end tests skip their curl checks"
 fi
@@ -29,9 +46,7 @@ fi
 # binaries are used: each test starts its own server on 127.0.0.1.
 echo "== prometheus and promtool (installed once)"
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends prometheus
+  apt_install prometheus
 fi
 
 echo "== go vet"
@@ -47,9 +62,7 @@ echo "== install the JavaScript client for the interop tests (cached)"
 install_js_client() {
 	local dir=interop/js stamp=interop/js/node_modules/.lock-sha256 want
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends nodejs npm
+		apt_install nodejs npm
 	fi
 	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
 	if [ -d "$dir/node_modules/@huggingface/hub" ] &&
@@ -64,9 +77,7 @@ install_js_client
 # Debian's chromium runs the browser tests of the HTML pages headless.
 echo "== chromium for the browser tests (installed once)"
 if ! command -v chromium >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends chromium
+  apt_install chromium
 fi
 
 echo "== go test"
