@@ -207,7 +207,7 @@ func (c *Catalog) run(r *refresh) {
 	close(r.done)
 }
 
-// report logs a failure once per cause, as errorKey tells causes apart,
+// report logs a failure once per cause, comparing causes by errorKey,
 // logs the recovery, and calls the OnRefresh hook.
 func (c *Catalog) report(s *Snapshot, err error) {
 	c.mu.Lock()

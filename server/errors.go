@@ -18,8 +18,8 @@ const (
 	codeEntryNotFound    = "EntryNotFound"
 )
 
-// Error is an error with an HTTP response. Message is what the client
-// sees; Err is the detail that goes to the log only.
+// Error is an error with an HTTP response. Message is sent to the
+// client, and Err is the detail that goes to the log only.
 type Error struct {
 	// Status is the HTTP status code.
 	Status int

@@ -14,7 +14,7 @@ import (
 	"github.com/modelgate/modelgate/presign"
 )
 
-// handleResolve answers a download request for one file.
+// handleResolve handles a download request for one file.
 //
 // GET responds with 302 to a pre-signed URL and an empty body, or with 200
 // and the URL in JSON when the query has redirect=false. HEAD answers
@@ -99,8 +99,8 @@ func reprDigest(sum [32]byte) string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
 }
 
-// answerInline answers HEAD, and GET of a zero-byte file, without a
-// redirect.
+// answerInline responds to HEAD, and to GET of a zero-byte file,
+// without a redirect.
 func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 	m *catalog.Model, f *catalog.File,
 ) {
