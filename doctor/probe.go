@@ -61,6 +61,12 @@ type Probe struct {
 	Err error
 }
 
+// PutAPI is the part of the S3 client that ProbeWrite uses.
+type PutAPI interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput,
+		opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
 // ProbeKey returns a new random object key under root for probes. No
 // object has that key, so the probes never touch an existing object.
 func ProbeKey(root string) string {
@@ -73,12 +79,13 @@ func ProbeKey(root string) string {
 // writing. It sends PutObject for key, which must not exist, with two
 // guards: If-Match with an entity tag no object has, and a Content-MD5
 // that does not match the body. S3 checks authorisation first, so
-// AccessDenied means writes are denied, while PreconditionFailed,
-// NoSuchKey, BadDigest, InvalidDigest or XAmzContentChecksumMismatch
-// mean the request was authorised and then refused. If a server
+// AccessDenied or AllAccessDisabled means writes are denied. The codes
+// PreconditionFailed, NoSuchKey, BadDigest, InvalidDigest and
+// XAmzContentChecksumMismatch mean the request was authorised and then
+// refused. If a server
 // ignored both guards, the probe object would be created and Access is
 // AccessAllowed with a nil Err.
-func ProbeWrite(ctx context.Context, client *s3.Client, bucket,
+func ProbeWrite(ctx context.Context, client PutAPI, bucket,
 	key string,
 ) Probe {
 	wrong := md5.Sum([]byte("not the body"))
@@ -130,7 +137,7 @@ func classify(op, key string, err error, allowed ...string) Probe {
 	}
 	p.Code = apiErr.ErrorCode()
 	switch {
-	case p.Code == "AccessDenied":
+	case p.Code == "AccessDenied" || p.Code == "AllAccessDisabled":
 		p.Access = AccessDenied
 	case contains(allowed, p.Code):
 		p.Access = AccessAllowed

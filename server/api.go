@@ -111,7 +111,7 @@ func (s *Server) handleListModels(w http.ResponseWriter, r *http.Request) {
 	more := false
 	for _, m := range snap.ModelsAfter(after, 0) {
 		if author != "" && m.Org() != author ||
-			search != "" && !strings.Contains(strings.ToLower(m.ID), search) {
+			search != "" && !idContains(m, search) {
 			continue
 		}
 		if len(out) == limit {

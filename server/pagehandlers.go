@@ -86,11 +86,17 @@ func filterModels(models []*catalog.Model, query string) []*catalog.Model {
 	query = strings.ToLower(query)
 	var out []*catalog.Model
 	for _, m := range models {
-		if strings.Contains(strings.ToLower(m.ID), query) {
+		if idContains(m, query) {
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// idContains reports whether the model's id, in lower case, contains
+// lowered, which the caller has put in lower case.
+func idContains(m *catalog.Model, lowered string) bool {
+	return strings.Contains(strings.ToLower(m.ID), lowered)
 }
 
 // rangeSummary describes the rows start..end of total, such as
