@@ -372,7 +372,7 @@ func TestColdSnapshotListsOnce(t *testing.T) {
 			errs <- err
 		})
 	}
-	// Let every caller reach the catalog before the listing answers.
+	// Let every caller reach the catalog before the listing returns.
 	for f.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}

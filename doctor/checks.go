@@ -86,23 +86,23 @@ func (r *run) checkSession(ctx context.Context) Result {
 }
 
 func (r *run) checkRegion(ctx context.Context) Result {
-	region, how, err := r.bucketRegion(ctx)
+	region, source, err := r.bucketRegion(ctx)
 	if err != nil {
 		return warn("region", "the bucket's region is unknown: "+
 			shortError(err), "grant s3:GetBucketLocation on "+r.bucketARN())
 	}
 	if region == "" {
 		return warn("region", "the server reported no region for the "+
-			"bucket ("+how+")", "grant s3:GetBucketLocation on "+
+			"bucket ("+source+")", "grant s3:GetBucketLocation on "+
 			r.bucketARN()+" to compare regions; S3-compatible servers "+
 			"without regions need nothing")
 	}
 	if region != r.cfg.Region {
 		return fail("region", fmt.Sprintf("bucket is in %s (%s), "+
-			"configured %s", region, how, r.cfg.Region),
+			"configured %s", region, source, r.cfg.Region),
 			"set --region "+region)
 	}
-	return pass("region", fmt.Sprintf("bucket is in %s (%s)", region, how))
+	return pass("region", fmt.Sprintf("bucket is in %s (%s)", region, source))
 }
 
 // bucketRegion calls GetBucketLocation, and when that is denied reads

@@ -17,7 +17,7 @@ import (
 // agents do not implement backslash escapes and that some percent-decode
 // the filename parameter. A filename* parameter (RFC 8187) always
 // follows it with the exact name in UTF-8, percent-encoded outside the
-// attr-char set; user agents that understand it prefer it.
+// attr-char set. User agents that understand filename* prefer it.
 //
 // Invalid UTF-8 sequences in name are replaced with U+FFFD before
 // encoding. An empty name yields the bare "attachment". The result is

@@ -126,11 +126,11 @@ func (s *Signer) reasonLocked(now time.Time) string {
 		}
 		return "no signing credentials" + cause
 	}
-	why := fmt.Sprintf("signing credentials expire at %s, too soon for "+
+	reason := fmt.Sprintf("signing credentials expire at %s, too soon for "+
 		"a URL that lives the %v floor plus the %v margin",
 		formatTime(cur.creds.Expires), s.cfg.Floor, s.cfg.Margin)
 	if s.lastErr != nil {
-		return why + ", and refreshing them failed" + cause
+		return reason + ", and refreshing them failed" + cause
 	}
-	return why + "; refreshing them"
+	return reason + "; refreshing them"
 }

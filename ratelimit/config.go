@@ -222,7 +222,7 @@ type ConfigError struct {
 	// would not show it.
 	Value string
 
-	// Reason says what is wrong, usually "want" and the valid values.
+	// Reason describes the problem, usually "want" and the valid values.
 	Reason string
 }
 

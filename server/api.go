@@ -195,8 +195,8 @@ func encodeCursor(position string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(position))
 }
 
-// maxCursorBytes bounds a cursor. The longest key S3 allows is 1024
-// bytes, which base64 makes 1366 characters.
+// maxCursorBytes is the maximum length of a cursor. The longest key S3
+// allows is 1024 bytes, which base64 makes 1366 characters.
 const maxCursorBytes = 1400
 
 // decodeCursor decodes a cursor made by encodeCursor. An empty cursor

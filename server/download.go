@@ -12,8 +12,8 @@ import (
 
 // The gateway never receives the bytes of a download, because it
 // responds with a redirect and the client fetches the file from S3. So a
-// download is counted when the gateway hands one out. A request for a file counts
-// as a download of its model when all of these hold:
+// download is counted when the gateway hands one out. A request for a
+// file counts as a download of its model when all of these hold:
 //
 //   - the method is GET, not HEAD;
 //   - the response is a redirect (302 or 307), or 200 for an empty file,

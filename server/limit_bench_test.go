@@ -71,7 +71,7 @@ func newBenchLimiter(tb testing.TB) server.Limiter {
 }
 
 // BenchmarkResolveLimit measures a whole resolve request through the
-// router, answered with a redirect, with and without the rate limiter.
+// router, which gets a redirect, with and without the rate limiter.
 // The metrics are on and the log is discarded.
 func BenchmarkResolveLimit(b *testing.B) {
 	tests := []struct {

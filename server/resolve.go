@@ -17,7 +17,7 @@ import (
 // handleResolve handles a download request for one file.
 //
 // GET responds with 302 to a pre-signed URL and an empty body, or with 200
-// and the URL in JSON when the query has redirect=false. HEAD answers
+// and the URL in JSON when the query has redirect=false. HEAD gets
 // 200 with the file's size and metadata and no Location, because the URL
 // is signed for GET and S3 rejects it for HEAD. A zero-byte file is
 // answered inline with 200, because S3 answers any Range on an empty

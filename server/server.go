@@ -219,9 +219,9 @@ func (s *Server) routes() chi.Router {
 }
 
 // getHead registers h for GET and HEAD on pattern, because RFC 9110
-// requires HEAD wherever GET is served. A handler that answers HEAD
-// differently, as handleResolve does, checks r.Method itself; for the
-// others net/http discards the body of a HEAD response.
+// requires HEAD wherever GET is served. A handler that responds to HEAD
+// differently, as handleResolve does, checks r.Method itself. For the
+// other handlers net/http discards the body of a HEAD response.
 func getHead(r chi.Router, pattern string, h http.HandlerFunc) {
 	r.Get(pattern, h)
 	r.Head(pattern, h)
@@ -243,8 +243,8 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		"no route for "+r.Method+" "+r.URL.EscapedPath()))
 }
 
-// handleUnknownAPI answers 405 for an API route requested with a method
-// it does not serve, and 404 for a path no API route serves.
+// handleUnknownAPI responds with 405 to an API route requested with a
+// method it does not serve, and with 404 to a path no API route serves.
 func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 	if len(s.allowedMethods(r.URL.EscapedPath())) > 0 {
 		s.writeError(w, r, s.methodNotAllowed(w, r))

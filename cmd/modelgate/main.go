@@ -1,4 +1,4 @@
-// Command modelgate serves model weights from an S3 bucket by answering
+// Command modelgate serves model weights from an S3 bucket by responding to
 // each download with a redirect to a short-lived pre-signed URL.
 //
 // Usage:

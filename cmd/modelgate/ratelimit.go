@@ -133,7 +133,7 @@ func (o *limitOptions) newLimiter() (*ratelimit.Limiter, error) {
 	return lim, nil
 }
 
-// sweepClients forgets idle clients once a minute until ctx is done.
+// sweepClients removes idle clients once a minute until ctx is done.
 func sweepClients(ctx context.Context, lim *ratelimit.Limiter) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

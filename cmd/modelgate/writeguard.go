@@ -95,6 +95,7 @@ func (g *writeGuard) checkOnce(ctx context.Context) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, g.o.writeCheckTimeout)
 	defer cancel()
 	res := doctor.CheckWrites(cctx, g.s3, g.o.bucket, g.o.root)
+
 	switch res.Access() {
 	case doctor.AccessDenied:
 		g.log.Info("write check passed: the credentials cannot write "+
@@ -117,6 +118,7 @@ func (g *writeGuard) checkOnce(ctx context.Context) (bool, error) {
 		g.setPending(nil)
 		return true, nil
 	}
+
 	level := slog.LevelWarn
 	if g.warned {
 		level = slog.LevelDebug
@@ -124,6 +126,7 @@ func (g *writeGuard) checkOnce(ctx context.Context) (bool, error) {
 	g.warned = true
 	g.log.Log(ctx, level, "write check could not run; starting anyway, "+
 		"not ready until the check completes", "result", res.String())
+
 	// The result names the bucket and S3 URLs, so it goes to the log
 	// only, and /readyz gets a fixed phrase.
 	g.setPending(errors.New("credentials: write check not done: S3 " +
