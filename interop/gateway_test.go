@@ -226,6 +226,8 @@ func launchGateway(tb testing.TB, opts gatewayOptions) (*gateway, error) {
 		"--role-arn", s3.RoleARN,
 		"--log-format", "json",
 		"--log-level", "debug",
+		// The tests read the log while the gateway runs.
+		"--log-flush-interval", "0",
 	}, opts.extra...)
 	cmd := exec.Command(shared.gatewayBin, args...)
 	cmd.Env = gatewayEnv(tb)

@@ -159,8 +159,9 @@ func startGateway(tb testing.TB) *testGateway {
 	if err != nil {
 		tb.Fatalf("catalog.New: %v", err)
 	}
+	// The access log takes the direct JSON path, as in modelgate serve.
 	srv, err := server.New(server.Config{Logger: logger,
-		Metrics: g.metrics,
+		JSONAccessLog: g.log, Metrics: g.metrics,
 		Limiter: denyLimiter{deny: func(r *http.Request) bool {
 			return r.Header.Get(deniedHeader) != ""
 		}},

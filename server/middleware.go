@@ -170,10 +170,11 @@ const (
 	maxLogText   = 1024
 )
 
-// logRequest writes the access-log record of r. It logs the escaped path
-// but never the query string, the request headers or the Location of a
-// redirect, so no signed URL, token or Authorization value reaches the
-// log.
+// logRequest writes the access-log record of r when the logger enables
+// LevelInfo. The record goes to Config.JSONAccessLog when that is set,
+// and through the logger otherwise. It logs the escaped path but never
+// the query string, the request headers or the Location of a redirect,
+// so no signed URL, token or Authorization value reaches the log.
 func (s *Server) logRequest(r *http.Request, route string,
 	sw *statusWriter, elapsed time.Duration, download bool,
 ) {
@@ -184,38 +185,28 @@ func (s *Server) logRequest(r *http.Request, route string,
 	}
 
 	info := requestInfoFrom(ctx)
-	// The capacity holds every attribute below, so that the slice
-	// stays on the stack.
-	attrs := make([]slog.Attr, 0, 11)
-	attrs = append(attrs,
-		slog.String("request_id", info.id),
-		slog.String("method", truncate(r.Method, maxLogMethod)),
-		slog.String("route", route),
-		slog.String("path", truncate(r.URL.EscapedPath(), maxLogText)),
-		slog.Int("status", sw.status),
-		slog.Int64("bytes", sw.bytes),
-		slog.Float64("duration_ms",
-			float64(elapsed.Microseconds())/1000),
-		slog.String("client", info.client),
-	)
-	if info.model != "" {
-		attrs = append(attrs, slog.String("model", info.model))
-	}
-	if download {
-		attrs = append(attrs, slog.Bool("download", true))
+	e := accessEntry{
+		time:     s.now(),
+		id:       info.id,
+		method:   truncate(r.Method, maxLogMethod),
+		route:    route,
+		path:     truncate(r.URL.EscapedPath(), maxLogText),
+		status:   sw.status,
+		bytes:    sw.bytes,
+		duration: elapsed,
+		client:   info.client,
+		model:    info.model,
+		download: download,
 	}
 	if info.err != nil {
-		attrs = append(attrs, slog.String("error",
-			truncate(info.err.Message, maxLogText)))
+		e.hasError = true
+		e.errorMessage = truncate(info.err.Message, maxLogText)
 	}
-
-	// The record is handed to the handler directly, without a source
-	// position, because Logger.LogAttrs would look the position up with
-	// runtime.Callers on every request. An access-log record's position
-	// would always be this function.
-	rec := slog.NewRecord(s.now(), slog.LevelInfo, "request", 0)
-	rec.AddAttrs(attrs...)
-	h.Handle(ctx, rec)
+	if s.accessJSON != nil {
+		s.accessJSON.write(&e)
+		return
+	}
+	h.Handle(ctx, e.slogRecord())
 }
 
 // clientKey returns the client key of r for the access log: the

@@ -31,10 +31,12 @@ func benchPath(m, f int) string {
 }
 
 // newBenchGateway returns the gateway's handler as modelgate serve
-// builds it: metrics on, the access log in JSON at info level to
-// logOut, a rate limiter whose limits are never reached, and a catalog
-// of benchModels models of benchFiles files.
-func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
+// builds it: metrics on, the log in JSON at info level to logOut, a
+// rate limiter whose limits are never reached, and a catalog of
+// benchModels models of benchFiles files. The access log goes to
+// accessLog through Config.JSONAccessLog, as in modelgate serve, or
+// through the logger to logOut when accessLog is nil.
+func newBenchGateway(b *testing.B, logOut, accessLog io.Writer) http.Handler {
 	b.Helper()
 	mod := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	var objects []catalog.Object
@@ -67,7 +69,8 @@ func newBenchGateway(b *testing.B, logOut io.Writer) http.Handler {
 		b.Fatalf("Refresh: %v", err)
 	}
 	srv, err := server.New(server.Config{Logger: logger,
-		Metrics: metrics, Limiter: newHighLimiter(b)}, cat,
+		JSONAccessLog: accessLog, Metrics: metrics,
+		Limiter: newHighLimiter(b)}, cat,
 		newTestSigner(b))
 	if err != nil {
 		b.Fatalf("server.New: %v", err)
@@ -120,7 +123,13 @@ func benchRedirects(b *testing.B, h http.Handler) {
 // log record encoded as JSON and discarded. The network is not
 // involved, so compare it with BenchmarkStaticRedirect.
 func BenchmarkRedirect(b *testing.B) {
-	benchRedirects(b, newBenchGateway(b, io.Discard))
+	benchRedirects(b, newBenchGateway(b, io.Discard, io.Discard))
+}
+
+// BenchmarkRedirectSlogAccessLog is BenchmarkRedirect with the access
+// log encoded by slog.JSONHandler instead of Config.JSONAccessLog.
+func BenchmarkRedirectSlogAccessLog(b *testing.B) {
+	benchRedirects(b, newBenchGateway(b, io.Discard, nil))
 }
 
 // BenchmarkStaticRedirect measures a chi router that responds to the same

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -48,6 +49,15 @@ type Config struct {
 
 	// Logger receives the access log and errors. Nil discards them.
 	Logger *slog.Logger
+
+	// JSONAccessLog, when set, receives the access log in place of
+	// Logger. Each record is one line in one Write call, byte for byte
+	// what slog.JSONHandler with default options writes, but encoded
+	// without slog's work per attribute. Logger's level still decides
+	// whether records are written, and attributes added with Logger.With
+	// do not appear in them. Write must be safe for concurrent use, and
+	// its errors are ignored.
+	JSONAccessLog io.Writer
 
 	// Metrics records the request and download metrics. Nil records
 	// nothing.
@@ -116,6 +126,9 @@ type Server struct {
 
 	pages      *pageSet
 	corsPolicy *corsPolicy
+
+	// accessJSON is nil unless Config.JSONAccessLog is set.
+	accessJSON *jsonAccessLog
 }
 
 // New returns a server that looks files up in cat and signs URLs with
@@ -157,6 +170,9 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		basePath:   basePath,
 		pages:      pages,
 		corsPolicy: newCORSPolicy(cfg.CORSOrigins),
+	}
+	if cfg.JSONAccessLog != nil {
+		s.accessJSON = newJSONAccessLog(cfg.JSONAccessLog)
 	}
 	s.router = s.routes()
 	return s, nil

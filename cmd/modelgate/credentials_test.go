@@ -329,6 +329,24 @@ func waitFor(tb testing.TB, p *process, addr string,
 
 func ready(status int, _ string) bool { return status == http.StatusOK }
 
+// waitForOutput waits until the output of p contains want, and returns
+// the output. The log reaches the output up to --log-flush-interval
+// after it is written. It fails after a minute.
+func waitForOutput(tb testing.TB, p *process, want string) string {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := p.output()
+		if strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("output lacks %q after a minute:\n%s", want, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestServeRefusesWritableCredentials(t *testing.T) {
 	srv := s3Server(t)
 	before := listing(t, srv)
@@ -376,9 +394,7 @@ func TestServeWriteCheck(t *testing.T) {
 			if !strings.Contains(metrics, tc.wantGauge) {
 				t.Errorf("/metrics lacks %q", tc.wantGauge)
 			}
-			if out := p.output(); !strings.Contains(out, tc.wantLog) {
-				t.Errorf("log lacks %q:\n%s", tc.wantLog, out)
-			}
+			waitForOutput(t, p, tc.wantLog)
 		})
 	}
 }
@@ -441,9 +457,8 @@ func TestServeUnreachableMetadata(t *testing.T) {
 	if strings.Contains(body, imds) || strings.Contains(body, "http") {
 		t.Errorf("/readyz reason %q shows an internal address", body)
 	}
-	if out := p.output(); !strings.Contains(out, "deadline exceeded") {
-		t.Errorf("the log does not name the deadline:\n%s", out)
-	}
+	// The log names the deadline.
+	waitForOutput(t, p, "deadline exceeded")
 	if status, _ := getBody("http://" + addr + "/healthz"); status != 200 {
 		t.Errorf("/healthz = %d, want 200", status)
 	}

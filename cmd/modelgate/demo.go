@@ -33,10 +33,11 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	if err := validateDemoS3Listen(*s3Listen); err != nil {
 		return exitCodeFor(stderr, "demo", err)
 	}
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	log, logOut, err := o.openLog(stderr)
 	if err != nil {
 		return exitCodeFor(stderr, "demo", err)
 	}
+	defer closeLog(logOut, stderr, "demo")
 
 	o.bucket = demo.Bucket
 	o.aws.Region = "us-east-1"
@@ -54,7 +55,9 @@ func runDemo(args []string, stdout, stderr io.Writer,
 
 	s3srv, err := demo.Start(*s3Listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
+		// Through the log writer, so the line follows the warnings
+		// that are still buffered.
+		fmt.Fprintf(logOut, "modelgate demo: %v\n", err)
 		return 1
 	}
 	defer s3srv.Close()

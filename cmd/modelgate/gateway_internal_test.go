@@ -67,6 +67,8 @@ func startDemoGateway(tb testing.TB, args ...string) *demoGateway {
 
 	g := &demoGateway{Logs: &lockedBuffer{}}
 	log := slog.New(slog.NewJSONHandler(g.Logs, nil))
+	// The access log takes the direct JSON path, as openLog sets up.
+	o.accessLog = g.Logs
 	creds := credentials.NewStaticCredentialsProvider("demo", "demo", "")
 	awsCfg := aws.Config{Region: o.aws.Region, Credentials: creds}
 

@@ -43,8 +43,12 @@ type serveOptions struct {
 	refresh time.Duration
 	listTO  time.Duration
 
-	logFormat string
-	logLevel  string
+	logFormat        string
+	logLevel         string
+	logFlushInterval time.Duration
+	// accessLog, when set, receives the access log as JSON lines in
+	// place of the logger. openLog sets it for --log-format json.
+	accessLog io.Writer
 
 	// floor is the --url-floor flag, to tell whether it was set.
 	floor *durationFlag
@@ -113,6 +117,11 @@ func (o *serveOptions) registerGateway(fs *flag.FlagSet, withRole bool) {
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info",
 		"log level: debug, info, warn or error")
+	durationVar(fs, &o.logFlushInterval, "log-flush-interval",
+		100*time.Millisecond, 0, time.Minute, "0 to 1m",
+		"longest time a log line waits in memory before it is written; "+
+			"0 writes each line at once. A process killed with SIGKILL "+
+			"loses up to this much of its log")
 
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Second,
 		"time in-flight requests get to finish after SIGTERM or SIGINT; "+
@@ -308,10 +317,11 @@ func runServe(args []string, stdout, stderr io.Writer,
 	if err := o.validate(); err != nil {
 		return exitCodeFor(stderr, "serve", err)
 	}
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	log, logOut, err := o.openLog(stderr)
 	if err != nil {
 		return exitCodeFor(stderr, "serve", err)
 	}
+	defer closeLog(logOut, stderr, "serve")
 	warnUnknownEnv(log, fs, environ)
 
 	ctx := signalContext()
@@ -413,7 +423,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 	srv, err := server.New(server.Config{
 		Limiter:   limiter,
 		PublicURL: o.publicURL, PageSize: o.pageSize, Logger: log,
-		Metrics: metrics, Ready: func() error {
+		JSONAccessLog: o.accessLog, Metrics: metrics, Ready: func() error {
 			// /readyz is public, so it gets a fixed phrase; the signer
 			// logs the cause, which may name endpoints, when it changes.
 			if signer.Status() != nil {
@@ -438,6 +448,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger,
 		"url_floor", o.signer.Floor.String(),
 		"credentials_margin", o.signer.Margin.String(),
 		"refresh_interval", o.refresh.String(),
+		"log_flush_interval", o.logFlushInterval.String(),
 		"metrics_listen", o.metricsListen,
 		"public_url", o.publicURL, "cors_origins", o.corsOrigins)
 

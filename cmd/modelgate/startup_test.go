@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/modelgate/modelgate/internal/demo"
 )
 
 // TestStartupErrors checks that each invalid command line or variable
@@ -145,6 +149,21 @@ func TestStartupErrors(t *testing.T) {
 		{"doctor timeout", []string{"doctor", "--bucket", "models",
 			"--doctor-timeout", "0s"}, nil,
 			[]string{"--doctor-timeout 0s", "1s or longer"}},
+		{"log flush interval negative", []string{"serve", "--bucket",
+			"models", "--log-flush-interval", "-1s"}, nil,
+			[]string{"--log-flush-interval -1s is outside the allowed " +
+				"range: 0 to 1m"}},
+		{"log flush interval too long", []string{"demo",
+			"--log-flush-interval", "1h"}, nil,
+			[]string{"--log-flush-interval 1h0m0s", "0 to 1m"}},
+		{"log flush interval not a duration", []string{"demo",
+			"--log-flush-interval", "fast"}, nil,
+			[]string{`--log-flush-interval "fast" is not a duration`}},
+		{"log flush interval variable", []string{"serve", "--bucket",
+			"models"}, map[string]string{
+			"MODELGATE_LOG_FLUSH_INTERVAL": "-5ms"},
+			[]string{`invalid value "-5ms" for ` +
+				"MODELGATE_LOG_FLUSH_INTERVAL", "0 to 1m"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +211,8 @@ func TestDemoFlags(t *testing.T) {
 	help := stderr.String()
 	for _, want := range []string{"--listen ", "--metrics-listen ",
 		"--public-url ", "--page-size ", "--cors-origins ",
-		"--log-format ", "--log-level ", "--rate-limit ",
+		"--log-format ", "--log-level ", "--log-flush-interval ",
+		"--rate-limit ",
 		"--rate-download ", "--url-expiry ", "--drain-timeout ",
 		"--refresh-interval ", "--list-timeout ", "--demo-s3-listen "} {
 		if !strings.Contains(help, want) {
@@ -266,18 +286,30 @@ func TestUnknownEnvWarning(t *testing.T) {
 	}
 }
 
-// TestDemoStartupLog starts the demo and checks its start-up log: the
-// durations are readable strings, and one warning names the variable
-// that demo has no flag for, without its value.
-func TestDemoStartupLog(t *testing.T) {
+// TestDemoLog starts the demo with a flush interval longer than the
+// test, sends one request and stops the demo with SIGTERM. The shutdown
+// must write the lines still buffered, with the access record in order
+// among them. The durations in the log must be readable strings, and
+// one warning must name the variable that demo has no flag for, without
+// its value.
+func TestDemoLog(t *testing.T) {
 	addr := freeAddr(t)
 	p := startMain(t, []string{"MODELGATE_BUCKET=not-for-demo"}, "demo",
-		"--listen", addr)
+		"--listen", addr, "--log-flush-interval", "1m")
 	waitFor(t, p, addr, ready)
+	getWithRequestID(t, "http://"+addr+"/api/models/"+demo.Model,
+		"demo-log-check")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("send SIGTERM: %v", err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Errorf("demo exit code after SIGTERM = %d, want 0", code)
+	}
+
 	out := p.output()
 	for _, want := range []string{`"url_expiry":"1h0m0s"`,
 		`"url_floor":"5m0s"`, `"credentials_margin":"5m0s"`,
-		`"refresh_interval":"5m0s"`,
+		`"refresh_interval":"5m0s"`, `"log_flush_interval":"1m0s"`,
 		`"names":["MODELGATE_BUCKET"]`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo log lacks %s:\n%s", want, out)
@@ -288,5 +320,39 @@ func TestDemoStartupLog(t *testing.T) {
 	}
 	if strings.Contains(out, "not-for-demo") {
 		t.Errorf("demo log shows a variable's value:\n%s", out)
+	}
+
+	record := strings.Index(out,
+		`"msg":"request","request_id":"demo-log-check","method":"GET"`)
+	shutdown := strings.Index(out, `"msg":"shutting down;`)
+	stopped := strings.Index(out, `"msg":"modelgate stopped"`)
+	if record < 0 || shutdown < 0 || stopped < 0 {
+		t.Fatalf("demo log lacks the access record (at %d), the "+
+			"shutdown record (at %d) or the stop record (at %d):\n%s",
+			record, shutdown, stopped, out)
+	}
+	if record > shutdown || shutdown > stopped {
+		t.Errorf("demo log records out of order: access record at %d, "+
+			"shutdown at %d, stop at %d:\n%s", record, shutdown, stopped,
+			out)
+	}
+}
+
+// getWithRequestID sends GET url with the X-Request-Id id and fails tb
+// unless the response is 200.
+func getWithRequestID(tb testing.TB, url, id string) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatalf("NewRequest(GET %s): %v", url, err)
+	}
+	req.Header.Set("X-Request-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: status %d, want 200", url, resp.StatusCode)
 	}
 }

@@ -57,7 +57,8 @@ func startGateway(tb testing.TB, extra ...string) *gateway {
 
 // serveArgs returns the arguments of "modelgate serve" against the
 // suite's S3 server on addr, with extra appended. A flag in extra
-// overrides the same flag before it.
+// overrides the same flag before it. The tests read the log while the
+// gateway runs, so it writes each line at once.
 func serveArgs(tb testing.TB, addr string, extra ...string) []string {
 	tb.Helper()
 	s := suiteFor(tb)
@@ -69,6 +70,7 @@ func serveArgs(tb testing.TB, addr string, extra ...string) []string {
 		"--bucket", s.s3.Bucket,
 		"--listen", addr,
 		"--log-format", "json",
+		"--log-flush-interval", "0",
 	}
 	return append(args, extra...)
 }
