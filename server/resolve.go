@@ -102,7 +102,7 @@ func reprDigest(sum [32]byte) string {
 // answerInline responds to HEAD, and to GET of a zero-byte file,
 // without a redirect.
 func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
-	m *catalog.Model, f *catalog.File,
+	m *catalog.Model, f catalog.File,
 ) {
 	h := w.Header()
 	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
@@ -117,18 +117,18 @@ func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 // It returns the commit id to report: the current one, which equals the
 // requested revision when that was a commit id.
 func (s *Server) lookupFile(ctx context.Context, fr fileRequest) (
-	*catalog.Model, *catalog.File, string, error,
+	*catalog.Model, catalog.File, string, error,
 ) {
 	m, commit, err := s.lookupRevision(ctx, fr.model, fr.rev)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, catalog.File{}, "", err
 	}
 	f, ok := m.File(fr.path)
 	if !ok {
 		e := errorf(http.StatusNotFound, codeEntryNotFound,
 			"entry "+strconv.Quote(fr.path)+" not found in "+m.ID)
 		e.Commit = commit
-		return nil, nil, "", e
+		return nil, catalog.File{}, "", e
 	}
 	return m, f, commit, nil
 }
