@@ -116,6 +116,9 @@ type Server struct {
 
 	pages      *pageSet
 	corsPolicy *corsPolicy
+
+	// expiresText formats the X-Url-Expires of downloads.
+	expiresText timeText
 }
 
 // New returns a server that looks files up in cat and signs URLs with
@@ -211,7 +214,9 @@ func (s *Server) routes() chi.Router {
 		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.cors, s.limit(budgetDownload))
+		// Downloads are never stored by caches (Cache-Control:
+		// no-store), so they carry CORS headers only when asked.
+		r.Use(s.corsOnOrigin, s.limit(budgetDownload))
 		getHead(r, "/{org}/{name}/resolve/{rev}/*", s.handleResolve)
 		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
 	})
