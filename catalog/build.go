@@ -37,7 +37,7 @@ type builder struct {
 type pendingModel struct {
 	prefixLen int
 	files     []listedFile
-	blobSize  int64 // total length of the keys and ETags
+	blobSize  int64 // total length of the keys and quoted ETags
 }
 
 // listedFile is one object of a pendingModel.
@@ -93,7 +93,7 @@ func (b *builder) add(o Object) {
 // key and ETag would grow the model's blob past maxBlobSize.
 func (b *builder) addFile(id string, prefixLen int, f listedFile) {
 	m := b.byID[id]
-	size := int64(len(f.key) + len(f.etag))
+	size := int64(len(f.key) + len(f.etag) + 2)
 	if m != nil {
 		size += m.blobSize
 	}
@@ -152,7 +152,9 @@ func (p *pendingModel) pack(rootLen int, seed maphash.Seed) *Model {
 			modified: f.modified,
 		}
 		blob.WriteString(f.key)
+		blob.WriteByte('"')
 		blob.WriteString(f.etag)
+		blob.WriteByte('"')
 	}
 
 	m := &Model{blob: blob.String(), records: records}

@@ -236,7 +236,7 @@ func (x *manifestIndex) rebase(m *Model) {
 		}
 		e := &x.entries[r.sha256]
 		e.path, e.pathLen = r.key+prefixLen, r.keyLen-prefixLen
-		e.etag, e.etagLen = r.key+r.keyLen, r.etagLen
+		e.etag, e.etagLen = r.key+r.keyLen+1, r.etagLen
 	}
 	x.blob = m.blob
 }

@@ -25,6 +25,9 @@ type File struct {
 	// ETag is the object's entity tag without the surrounding quotes.
 	ETag string
 
+	// quotedETag is ETag in quotes, or empty for a File built elsewhere.
+	quotedETag string
+
 	// modified is the object's LastModified in Unix milliseconds.
 	modified int64
 
@@ -36,6 +39,15 @@ type File struct {
 // ModTime returns the object's last-modified time in UTC.
 func (f File) ModTime() time.Time {
 	return time.UnixMilli(f.modified).UTC()
+}
+
+// QuotedETag returns the ETag in double quotes, as the ETag header
+// carries it. For a file of a model it shares the model's memory.
+func (f File) QuotedETag() string {
+	if f.quotedETag != "" {
+		return f.quotedETag
+	}
+	return `"` + f.ETag + `"`
 }
 
 // SHA256 returns the SHA-256 of the file's content and true when the
@@ -52,7 +64,8 @@ func (f File) SHA256() ([32]byte, bool) {
 
 // record is one file of a [Model]. It contains no pointers, so the
 // garbage collector never scans a model's records. The file's key and
-// ETag are offsets into the model's blob, where the ETag follows the key.
+// ETag are offsets into the model's blob, where the ETag follows the key
+// in double quotes.
 type record struct {
 	key      uint32 // offset of the key in blob
 	keyLen   uint32
@@ -81,7 +94,8 @@ type Model struct {
 	// milliseconds.
 	modified int64
 
-	// blob contains the key and ETag of every file, in path order. ID
+	// blob contains the key and quoted ETag of every file, in path
+	// order. ID
 	// and Prefix are substrings of it too.
 	blob string
 
@@ -119,13 +133,14 @@ func (m *Model) NumFiles() int { return len(m.records) }
 func (m *Model) FileAt(i int) File {
 	r := &m.records[i]
 	key := m.blob[r.key : r.key+r.keyLen]
-	etag := r.key + r.keyLen
+	quoted := m.blob[r.key+r.keyLen : r.key+r.keyLen+r.etagLen+2]
 	f := File{
-		Key:      key,
-		Path:     key[len(m.Prefix):],
-		Size:     r.size,
-		ETag:     m.blob[etag : etag+r.etagLen],
-		modified: r.modified,
+		Key:        key,
+		Path:       key[len(m.Prefix):],
+		Size:       r.size,
+		ETag:       quoted[1 : len(quoted)-1],
+		quotedETag: quoted,
+		modified:   r.modified,
 	}
 	if r.sha256 >= 0 {
 		f.sha256 = &m.sums[r.sha256]

@@ -46,7 +46,8 @@ func TestModelFile(t *testing.T) {
 					t.Fatalf("File(%q) not found", path)
 				}
 				want := File{Key: k, Path: path, Size: int64(len(k)),
-					ETag: k + "-etag", modified: f.modified}
+					ETag: k + "-etag", quotedETag: `"` + k + `-etag"`,
+					modified: f.modified}
 				if f != want {
 					t.Errorf("File(%q) = %+v, want %+v", path, f, want)
 				}
@@ -109,5 +110,12 @@ func TestModelFileAllocs(t *testing.T) {
 					tt.name, n)
 			}
 		})
+	}
+}
+
+func TestQuotedETagOfLiteralFile(t *testing.T) {
+	f := File{ETag: "abc-2"}
+	if got := f.QuotedETag(); got != `"abc-2"` {
+		t.Errorf("QuotedETag() = %q, want %q", got, `"abc-2"`)
 	}
 }

@@ -70,7 +70,7 @@ func newModelJSON(m *catalog.Model, files bool) modelJSON {
 				RFilename:    f.Path,
 				Size:         f.Size,
 				BlobID:       f.ETag,
-				ETag:         `"` + f.ETag + `"`,
+				ETag:         f.QuotedETag(),
 				LastModified: f.ModTime().Format(timeFormatJSON),
 			}
 		}

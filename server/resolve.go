@@ -46,7 +46,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	setFileRequest(r)
 
 	h := w.Header()
-	etag := `"` + f.ETag + `"`
+	etag := f.QuotedETag()
 	setHeaders(h,
 		"X-Repo-Commit", commit,
 		"Etag", etag,

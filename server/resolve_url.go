@@ -48,6 +48,6 @@ func answerURL(w http.ResponseWriter, f catalog.File, u presign.URL) {
 		URL:       u.URL,
 		ExpiresAt: u.Expires.UTC().Format(timeFormatJSON),
 		Size:      f.Size,
-		ETag:      `"` + f.ETag + `"`,
+		ETag:      f.QuotedETag(),
 	})
 }
