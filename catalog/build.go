@@ -1,7 +1,13 @@
 package catalog
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
+	"hash/maphash"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -14,17 +20,35 @@ type Object struct {
 	Modified time.Time
 }
 
+// maxBlobSize is the maximum size of a model's blob of keys and ETags,
+// because a record addresses the blob with uint32 offsets.
+const maxBlobSize = math.MaxUint32
+
 // builder groups listed objects into models.
 type builder struct {
 	root      string
-	byID      map[string]*Model
+	byID      map[string]*pendingModel
 	manifests map[string]Object // manifest objects by model id
 	skipped   int
 	objects   int
 }
 
+// pendingModel is a model whose objects are still being listed.
+type pendingModel struct {
+	prefixLen int
+	files     []listedFile
+	blobSize  int64 // total length of the keys and quoted ETags
+}
+
+// listedFile is one object of a pendingModel.
+type listedFile struct {
+	key, etag string
+	size      int64
+	modified  int64 // Unix milliseconds
+}
+
 func newBuilder(root string) *builder {
-	return &builder{root: root, byID: make(map[string]*Model),
+	return &builder{root: root, byID: make(map[string]*pendingModel),
 		manifests: make(map[string]Object)}
 }
 
@@ -57,39 +81,108 @@ func (b *builder) add(o Object) {
 		b.skipped++
 		return
 	}
-	m := b.byID[id]
-	if m == nil {
-		m = &Model{ID: id, Prefix: o.Key[:prefixLen]}
-		b.byID[id] = m
-	}
-	m.Files = append(m.Files, File{
-		Key:      o.Key,
-		Path:     o.Key[prefixLen:],
-		Size:     o.Size,
-		ETag:     strings.Trim(o.ETag, `"`),
+	b.addFile(id, prefixLen, listedFile{
+		key:      o.Key,
+		etag:     strings.Trim(o.ETag, `"`),
+		size:     o.Size,
 		modified: o.Modified.UnixMilli(),
 	})
+}
+
+// addFile appends f to the model id, or counts it as skipped when its
+// key and ETag would grow the model's blob past maxBlobSize.
+func (b *builder) addFile(id string, prefixLen int, f listedFile) {
+	m := b.byID[id]
+	size := int64(len(f.key) + len(f.etag) + 2)
+	if m != nil {
+		size += m.blobSize
+	}
+	if size > maxBlobSize {
+		b.skipped++
+		return
+	}
+	if m == nil {
+		m = &pendingModel{prefixLen: prefixLen}
+		b.byID[id] = m
+	}
+	m.blobSize = size
+	m.files = append(m.files, f)
 	b.objects++
 }
 
-// snapshot finishes every model and returns the result.
+// snapshot packs every model and returns the result.
 func (b *builder) snapshot(loaded time.Time) *Snapshot {
 	s := &Snapshot{
-		byID:    b.byID,
+		byID:    make(map[string]*Model, len(b.byID)),
 		models:  make([]*Model, 0, len(b.byID)),
 		Loaded:  loaded,
 		Objects: b.objects,
 		Skipped: b.skipped,
 	}
-	for _, m := range b.byID {
-		m.Files = m.Files[:len(m.Files):len(m.Files)]
-		m.finish()
+	seed := maphash.MakeSeed()
+	for _, p := range b.byID {
+		m := p.pack(len(b.root), seed)
+		s.byID[m.ID] = m
 		s.models = append(s.models, m)
 	}
 	sort.Slice(s.models, func(i, j int) bool {
 		return s.models[i].ID < s.models[j].ID
 	})
 	return s
+}
+
+// pack sorts the files by path and builds the model: one blob of keys
+// and ETags, the records that point into it, the totals and the commit
+// id. The model's ID and Prefix are substrings of the blob, so the
+// listing's strings can be freed.
+func (p *pendingModel) pack(rootLen int, seed maphash.Seed) *Model {
+	slices.SortFunc(p.files, func(a, b listedFile) int {
+		return strings.Compare(a.key[p.prefixLen:], b.key[p.prefixLen:])
+	})
+	var blob strings.Builder
+	blob.Grow(int(p.blobSize))
+	records := make([]record, len(p.files))
+	for i, f := range p.files {
+		records[i] = record{
+			key:      uint32(blob.Len()),
+			keyLen:   uint32(len(f.key)),
+			etagLen:  uint32(len(f.etag)),
+			sha256:   -1,
+			size:     f.size,
+			modified: f.modified,
+		}
+		blob.WriteString(f.key)
+		blob.WriteByte('"')
+		blob.WriteString(f.etag)
+		blob.WriteByte('"')
+	}
+
+	m := &Model{blob: blob.String(), records: records}
+	m.Prefix = m.blob[:p.prefixLen]
+	m.ID = m.Prefix[rootLen : p.prefixLen-1]
+	m.finish()
+	m.buildIndex(seed)
+	return m
+}
+
+// finish computes the model's totals and commit id from its sorted
+// files.
+func (m *Model) finish() {
+	h := sha1.New()
+	var buf []byte
+	for _, f := range m.Files() {
+		m.Size += f.Size
+		m.modified = max(m.modified, f.modified)
+
+		buf = append(buf[:0], f.Path...)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, f.Size, 10)
+		buf = append(buf, 0)
+		buf = append(buf, f.ETag...)
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
+	m.Commit = hex.EncodeToString(h.Sum(nil))
 }
 
 // ReservedOrg is the organisation that the gateway's JSON API occupies:

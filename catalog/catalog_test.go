@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -160,7 +161,7 @@ func TestSnapshotGroupsModels(t *testing.T) {
 		t.Fatal(`Model("acme/tiny") not found`)
 	}
 	var paths []string
-	for _, f := range m.Files {
+	for _, f := range m.Files() {
 		paths = append(paths, f.Path)
 	}
 	want := "[config.json sub/vocab.txt weights.bin]"
@@ -196,7 +197,7 @@ func TestSnapshotRootPrefix(t *testing.T) {
 		t.Fatalf("Snapshot: %v", err)
 	}
 	m, ok := s.Model("acme/tiny")
-	if !ok || len(m.Files) != 1 {
+	if !ok || m.NumFiles() != 1 {
 		t.Fatalf("Model(acme/tiny) = %+v, %v", m, ok)
 	}
 	if m.Prefix != "weights/acme/tiny/" {
@@ -248,6 +249,15 @@ func TestCommitID(t *testing.T) {
 	if m1.Commit != m2.Commit {
 		t.Errorf("commit depends on listing order: %s vs %s",
 			m1.Commit, m2.Commit)
+	}
+	h := sha1.New()
+	for _, k := range []string{"acme/tiny/a", "acme/tiny/b"} {
+		fmt.Fprintf(h, "%s\x00%d\x00%s\n", strings.TrimPrefix(k,
+			"acme/tiny/"), len(k), k+"-etag")
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); m1.Commit != want {
+		t.Errorf("Commit = %s, want %s, the SHA-1 of the file lines",
+			m1.Commit, want)
 	}
 
 	s3 := mustSnapshot(t, []string{"acme/tiny/a", "acme/tiny/bb"})

@@ -80,11 +80,11 @@ func (c *Catalog) applyManifests(s *Snapshot) {
 		m := s.byID[id]
 		n := c.manifests[id].apply(m)
 		s.Unverified += n
-		s.Verified += len(m.Files) - n
+		s.Verified += m.NumFiles() - n
 		if n > 0 {
 			c.cfg.Logger.Warn("files not vouched for by the model's "+
 				"manifest are served without SHA-256", "model", id,
-				"files", n, "of", len(m.Files))
+				"files", n, "of", m.NumFiles())
 		}
 	}
 }

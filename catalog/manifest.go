@@ -135,58 +135,108 @@ func parseSHA256(s string) ([32]byte, error) {
 }
 
 // manifestIndex is a parsed manifest kept across refreshes, keyed by the
-// ETag of the manifest object it came from.
+// ETag of the manifest object it came from. Like a [Model], it keeps
+// its strings in one blob and its entries without pointers, so the
+// garbage collector does not scan them.
 type manifestIndex struct {
 	etag    string
+	invalid error // the reason the manifest was rejected, or nil
+
+	// blob contains the entries' paths and ETags, at first in a string of
+	// the index's own. When a model's files match every entry, apply
+	// points the entries into that model's blob instead, so the index
+	// keeps no second copy. The index then keeps that blob in memory
+	// until the files of a later snapshot match every entry again. Only
+	// the refresh in progress reads or writes blob and entries.
+	blob    string
 	entries []indexEntry // sorted by path
-	invalid error        // the reason the manifest was rejected, or nil
+
+	// sums[i] is the SHA-256 of entries[i]. Models share the slice, and
+	// nothing changes it after newManifestIndex.
+	sums [][32]byte
 }
 
-// indexEntry is one manifest file. Snapshots point at sum, which never
-// changes after parsing. Once path and etag match a listed file, apply
-// replaces them with the listing's equal strings, so the index keeps no
-// second copy. Only the refresh in progress reads or writes those two
-// fields.
+// indexEntry is one manifest file, with its path and ETag as offsets
+// into the index's blob. MaxManifestSize keeps them within uint32.
 type indexEntry struct {
-	path string
-	etag string
-	size int64
-	sum  [32]byte
+	path, pathLen uint32
+	etag, etagLen uint32
+	size          int64
 }
 
 // newManifestIndex builds the index of a parsed manifest.
 func newManifestIndex(etag string, m *Manifest) *manifestIndex {
 	x := &manifestIndex{etag: etag,
-		entries: make([]indexEntry, len(m.Files))}
+		entries: make([]indexEntry, len(m.Files)),
+		sums:    make([][32]byte, len(m.Files))}
+	var blob strings.Builder
 	for i, f := range m.Files {
-		sum, _ := parseSHA256(f.SHA256) // ParseManifest checked it
-		x.entries[i] = indexEntry{path: f.Path, etag: f.ETag,
-			size: f.Size, sum: sum}
+		x.sums[i], _ = parseSHA256(f.SHA256) // ParseManifest checked it
+		path := uint32(blob.Len())
+		x.entries[i] = indexEntry{
+			path: path, pathLen: uint32(len(f.Path)),
+			etag: path + uint32(len(f.Path)), etagLen: uint32(len(f.ETag)),
+			size: f.Size,
+		}
+		blob.WriteString(f.Path)
+		blob.WriteString(f.ETag)
 	}
+	x.blob = blob.String()
 	return x
+}
+
+// path returns the path of entry i.
+func (x *manifestIndex) path(i int) string {
+	e := &x.entries[i]
+	return x.blob[e.path : e.path+e.pathLen]
+}
+
+// etagOf returns the ETag of entry i.
+func (x *manifestIndex) etagOf(i int) string {
+	e := &x.entries[i]
+	return x.blob[e.etag : e.etag+e.etagLen]
 }
 
 // apply gives each file of m that the manifest lists with the same size
 // and ETag its SHA-256, and returns how many files it could not vouch
 // for. Both lists are sorted by path, so one pass matches them.
 func (x *manifestIndex) apply(m *Model) (unverified int) {
-	i := 0
-	for fi := range m.Files {
-		f := &m.Files[fi]
-		for i < len(x.entries) && x.entries[i].path < f.Path {
+	i, matched, last := 0, 0, -1
+	for fi := range m.records {
+		f := m.FileAt(fi)
+		for i < len(x.entries) && x.path(i) < f.Path {
 			i++
 		}
-		if i == len(x.entries) || x.entries[i].path != f.Path {
+		if i == len(x.entries) || x.path(i) != f.Path ||
+			x.entries[i].size != f.Size || x.etagOf(i) != f.ETag {
 			unverified++
 			continue
 		}
-		e := &x.entries[i]
-		if e.size != f.Size || e.etag != f.ETag {
-			unverified++
-			continue
+		m.records[fi].sha256 = int32(i)
+		if i != last { // a repeated path matches the same entry again
+			matched, last = matched+1, i
 		}
-		f.sha256 = &e.sum
-		e.path, e.etag = f.Path, f.ETag
+	}
+	if matched > 0 {
+		m.sums = x.sums
+	}
+	if matched > 0 && matched == len(x.entries) {
+		x.rebase(m)
 	}
 	return unverified
+}
+
+// rebase points every entry at the equal path and ETag in the blob of
+// m, whose files apply matched with every entry.
+func (x *manifestIndex) rebase(m *Model) {
+	prefixLen := uint32(len(m.Prefix))
+	for _, r := range m.records {
+		if r.sha256 < 0 {
+			continue
+		}
+		e := &x.entries[r.sha256]
+		e.path, e.pathLen = r.key+prefixLen, r.keyLen-prefixLen
+		e.etag, e.etagLen = r.key+r.keyLen+1, r.etagLen
+	}
+	x.blob = m.blob
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +121,9 @@ func TestManifestGivesSHA256(t *testing.T) {
 	}
 
 	m, _ := s.Model("acme/tiny")
-	if len(m.Files) != 4 {
+	if m.NumFiles() != 4 {
 		t.Errorf("acme/tiny has %d files, want 4 without %s",
-			len(m.Files), ManifestDir)
+			m.NumFiles(), ManifestDir)
 	}
 	if s.Objects != 5 || s.Skipped != 2 {
 		t.Errorf("Objects, Skipped = %d, %d, want 5, 2",
@@ -154,6 +155,57 @@ func TestManifestReadOncePerETag(t *testing.T) {
 	}
 	if got := fileSHA256(t, s, "acme/tiny", "d.bin"); got == "" {
 		t.Errorf("d.bin has no SHA-256 after the new manifest")
+	}
+}
+
+// TestManifestAcrossRefreshes refreshes a model whose manifest stays the
+// same while its files change, so the one parsed manifest is matched
+// against several snapshots.
+func TestManifestAcrossRefreshes(t *testing.T) {
+	a, b := "acme/tiny/a.bin", "acme/tiny/b.bin"
+	f := &fakeLister{pageSize: 1000, keys: []string{a, b},
+		bodies: map[string][]byte{a: []byte("alpha"), b: []byte("bravo")}}
+	f.bodies[manifestKey("acme/tiny/")] = manifestFor(t, f,
+		"acme/tiny", "acme/tiny/", a, b)
+	f.keys = append(f.keys, manifestKey("acme/tiny/"))
+	c := newTestCatalog(t, f, "")
+	sumA, sumB := hexSHA256([]byte("alpha")), hexSHA256([]byte("bravo"))
+
+	steps := []struct {
+		name         string
+		change       func()
+		keys         []string
+		wantA, wantB string
+	}{
+		{"first", func() {}, []string{a, b}, sumA, sumB},
+		{"unchanged", func() {}, []string{a, b}, sumA, sumB},
+		{"b changed", func() { f.bodies[b] = []byte("BRAVO") },
+			[]string{a, b}, sumA, ""},
+		{"b restored", func() { f.bodies[b] = []byte("bravo") },
+			[]string{a, b}, sumA, sumB},
+		{"a deleted", func() {}, []string{b}, "", sumB},
+		{"a back", func() {}, []string{a, b}, sumA, sumB},
+	}
+	for _, st := range steps {
+		st.change()
+		f.keys = append(st.keys, manifestKey("acme/tiny/"))
+		s := mustRefresh(t, c)
+		for _, tt := range []struct{ key, want string }{
+			{a, st.wantA}, {b, st.wantB},
+		} {
+			if !slices.Contains(st.keys, tt.key) {
+				continue
+			}
+			path := strings.TrimPrefix(tt.key, "acme/tiny/")
+			got := fileSHA256(t, s, "acme/tiny", path)
+			if got != tt.want {
+				t.Errorf("%s: SHA256(%s) = %q, want %q", st.name, path,
+					got, tt.want)
+			}
+		}
+	}
+	if got := f.gets.Load(); got != 1 {
+		t.Errorf("GetObject calls = %d, want 1 for one manifest", got)
 	}
 }
 

@@ -1,15 +1,17 @@
 package catalog
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
+	"hash/maphash"
+	"iter"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// File is one object of a model. Its fields are read-only.
+// File is one object of a model, a value that [Model.File],
+// [Model.FileAt] and [Model.Files] build on each call. Its strings share
+// the model's memory, so a File costs no allocation, and keeping one
+// keeps its whole model's strings in memory.
 type File struct {
 	// Key is the object's key in the bucket, byte for byte as listed.
 	Key string
@@ -23,17 +25,29 @@ type File struct {
 	// ETag is the object's entity tag without the surrounding quotes.
 	ETag string
 
+	// quotedETag is ETag in quotes, or empty for a File built elsewhere.
+	quotedETag string
+
 	// modified is the object's LastModified in Unix milliseconds.
 	modified int64
 
-	// sha256 points into the model's manifest index, or is nil when the
-	// manifest does not vouch for the object.
+	// sha256 points into the model's sums, or is nil when the manifest
+	// does not vouch for the object.
 	sha256 *[32]byte
 }
 
 // ModTime returns the object's last-modified time in UTC.
-func (f *File) ModTime() time.Time {
+func (f File) ModTime() time.Time {
 	return time.UnixMilli(f.modified).UTC()
+}
+
+// QuotedETag returns the ETag in double quotes, as the ETag header
+// carries it. For a file of a model it shares the model's memory.
+func (f File) QuotedETag() string {
+	if f.quotedETag != "" {
+		return f.quotedETag
+	}
+	return `"` + f.ETag + `"`
 }
 
 // SHA256 returns the SHA-256 of the file's content and true when the
@@ -41,11 +55,24 @@ func (f *File) ModTime() time.Time {
 // ETag. Otherwise it returns false: the model has no manifest, the
 // manifest does not list the file, or the object changed since the
 // manifest was written.
-func (f *File) SHA256() ([32]byte, bool) {
+func (f File) SHA256() ([32]byte, bool) {
 	if f.sha256 == nil {
 		return [32]byte{}, false
 	}
 	return *f.sha256, true
+}
+
+// record is one file of a [Model]. It contains no pointers, so the
+// garbage collector never scans a model's records. The file's key and
+// ETag are offsets into the model's blob, where the ETag follows the key
+// in double quotes.
+type record struct {
+	key      uint32 // offset of the key in blob
+	keyLen   uint32
+	etagLen  uint32
+	sha256   int32 // index in sums, or -1
+	size     int64
+	modified int64 // Unix milliseconds
 }
 
 // Model is a group of objects under "org/name/". It is immutable once
@@ -57,9 +84,6 @@ type Model struct {
 	// Prefix is the key prefix of the model's objects, ending in "/".
 	Prefix string
 
-	// Files are the model's objects sorted by Path.
-	Files []File
-
 	// Commit is the 40-character lowercase hex commit id.
 	Commit string
 
@@ -69,6 +93,25 @@ type Model struct {
 	// modified is the newest LastModified of the files, in Unix
 	// milliseconds.
 	modified int64
+
+	// blob contains the key and quoted ETag of every file, in path
+	// order. ID
+	// and Prefix are substrings of it too.
+	blob string
+
+	// records are the files sorted by path.
+	records []record
+
+	// sums contains the SHA-256 values that records index. It belongs
+	// to the model's manifest index, which never changes it.
+	sums [][32]byte
+
+	// index is a hash table of the paths with linear probing. A slot
+	// holds the high 32 bits of the path's hash and the record's index
+	// plus one in the low 32 bits, or 0 when empty. Its length is a
+	// power of two, and at most three quarters of it is used.
+	index []uint64
+	seed  maphash.Seed
 }
 
 // Org returns the part of ID before the slash.
@@ -82,53 +125,39 @@ func (m *Model) ModTime() time.Time {
 	return time.UnixMilli(m.modified).UTC()
 }
 
-// File returns the file at path, or nil and false when the model has
-// none. The path must match the listed path exactly.
-func (m *Model) File(path string) (*File, bool) {
-	i := sort.Search(len(m.Files), func(i int) bool {
-		return m.Files[i].Path >= path
-	})
-	if i < len(m.Files) && m.Files[i].Path == path {
-		return &m.Files[i], true
+// NumFiles returns the number of files of the model.
+func (m *Model) NumFiles() int { return len(m.records) }
+
+// FileAt returns the file at index i of the files sorted by path. It
+// panics when i is outside [0, NumFiles()).
+func (m *Model) FileAt(i int) File {
+	r := &m.records[i]
+	key := m.blob[r.key : r.key+r.keyLen]
+	quoted := m.blob[r.key+r.keyLen : r.key+r.keyLen+r.etagLen+2]
+	f := File{
+		Key:        key,
+		Path:       key[len(m.Prefix):],
+		Size:       r.size,
+		ETag:       quoted[1 : len(quoted)-1],
+		quotedETag: quoted,
+		modified:   r.modified,
 	}
-	return nil, false
+	if r.sha256 >= 0 {
+		f.sha256 = &m.sums[r.sha256]
+	}
+	return f
 }
 
-// Dir reports whether path names a directory of the model: a prefix
-// that at least one file's path continues with "/".
-func (m *Model) Dir(path string) bool {
-	if path == "" {
-		return true
+// Files returns an iterator over the model's files sorted by path, with
+// their indexes as FileAt takes them.
+func (m *Model) Files() iter.Seq2[int, File] {
+	return func(yield func(int, File) bool) {
+		for i := range m.records {
+			if !yield(i, m.FileAt(i)) {
+				return
+			}
+		}
 	}
-	dir := path + "/"
-	i := sort.Search(len(m.Files), func(i int) bool {
-		return m.Files[i].Path >= dir
-	})
-	return i < len(m.Files) && strings.HasPrefix(m.Files[i].Path, dir)
-}
-
-// finish sorts the files and computes the model's totals and commit id.
-func (m *Model) finish() {
-	sort.Slice(m.Files, func(i, j int) bool {
-		return m.Files[i].Path < m.Files[j].Path
-	})
-
-	h := sha1.New()
-	var buf []byte
-	for i := range m.Files {
-		f := &m.Files[i]
-		m.Size += f.Size
-		m.modified = max(m.modified, f.modified)
-
-		buf = append(buf[:0], f.Path...)
-		buf = append(buf, 0)
-		buf = strconv.AppendInt(buf, f.Size, 10)
-		buf = append(buf, 0)
-		buf = append(buf, f.ETag...)
-		buf = append(buf, '\n')
-		h.Write(buf)
-	}
-	m.Commit = hex.EncodeToString(h.Sum(nil))
 }
 
 // Snapshot is an immutable view of the bucket at one listing. It is safe
@@ -145,8 +174,9 @@ type Snapshot struct {
 
 	// Skipped is the number of listed keys that belong to no model:
 	// directory markers, keys with fewer than three segments, keys with
-	// a "." or ".." segment, and the objects below each model's
-	// ManifestDir, manifests included.
+	// a "." or ".." segment, the objects below each model's
+	// ManifestDir, manifests included, and objects whose key and ETag
+	// would grow their model's keys and ETags past 4 GiB.
 	Skipped int
 
 	// Verified is the number of files with a SHA-256 from their model's

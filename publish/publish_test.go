@@ -52,14 +52,14 @@ func TestPublishServesVerifiedDownloads(t *testing.T) {
 		t.Fatalf("catalog has no model %s", model)
 	}
 	verified := 0
-	for i := range m.Files {
-		if _, ok := m.Files[i].SHA256(); ok {
+	for _, f := range m.Files() {
+		if _, ok := f.SHA256(); ok {
 			verified++
 		}
 	}
-	if verified != len(files) || len(m.Files) != len(files) {
+	if verified != len(files) || m.NumFiles() != len(files) {
 		t.Errorf("catalog lists %d files, %d with SHA-256; want %d, all",
-			len(m.Files), verified, len(files))
+			m.NumFiles(), verified, len(files))
 	}
 	tree := g.tree(t, model)
 	var paths []string

@@ -64,14 +64,13 @@ func newModelJSON(m *catalog.Model, files bool) modelJSON {
 		UsedStorage:  m.Size,
 	}
 	if files {
-		j.Siblings = make([]siblingJSON, len(m.Files))
-		for i := range m.Files {
-			f := &m.Files[i]
+		j.Siblings = make([]siblingJSON, m.NumFiles())
+		for i, f := range m.Files() {
 			j.Siblings[i] = siblingJSON{
 				RFilename:    f.Path,
 				Size:         f.Size,
 				BlobID:       f.ETag,
-				ETag:         `"` + f.ETag + `"`,
+				ETag:         f.QuotedETag(),
 				LastModified: f.ModTime().Format(timeFormatJSON),
 			}
 		}

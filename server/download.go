@@ -118,9 +118,7 @@ func (m *Metrics) download(model string) bool {
 	if m == nil {
 		return false
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	c, ok := m.models[model]
+	c, ok := (*m.models.Load())[model]
 	if ok {
 		c.Inc()
 	}
@@ -155,11 +153,12 @@ func (m *Metrics) CatalogRefreshed(s *catalog.Snapshot, err error) {
 
 // trackModels makes models the set whose downloads are counted.
 func (m *Metrics) trackModels(models []*catalog.Model) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
+	current := *m.models.Load()
 	next := make(map[string]prometheus.Counter, len(models))
 	for _, model := range models {
-		c, ok := m.models[model.ID]
+		c, ok := current[model.ID]
 		if !ok {
 			var err error
 			c, err = m.downloads.GetMetricWithLabelValues(model.ID)
@@ -171,10 +170,10 @@ func (m *Metrics) trackModels(models []*catalog.Model) {
 		}
 		next[model.ID] = c
 	}
-	for id := range m.models {
+	m.models.Store(&next)
+	for id := range current {
 		if _, ok := next[id]; !ok {
 			m.downloads.DeleteLabelValues(id)
 		}
 	}
-	m.models = next
 }

@@ -54,6 +54,12 @@ type Metrics struct {
 	limits    *prometheus.CounterVec
 	clients   atomic.Pointer[func() int]
 
+	// The series that requests update, looked up once: WithLabelValues
+	// hashes and checks every label value on each call.
+	decisions  [2][2]prometheus.Counter // by budget, then allowed
+	byRequest  sync.Map                 // requestKey to prometheus.Counter
+	routeTimes sync.Map                 // route to prometheus.Observer
+
 	catalogModels   prometheus.Gauge
 	catalogFiles    prometheus.Gauge
 	catalogSkipped  prometheus.Gauge
@@ -62,11 +68,21 @@ type Metrics struct {
 	unverified      prometheus.Gauge
 	credsExpiry     prometheus.Gauge
 
-	// mu guards models. Downloads take the read lock while they
-	// increment, so that a refresh cannot delete a model's series
-	// between the check and the increment and have it come back.
-	mu     sync.RWMutex
-	models map[string]prometheus.Counter
+	// models maps the ids of the catalog's models to their download
+	// counters. trackModels replaces the map, and nothing changes a map
+	// once stored. A download that holds a counter whose series a refresh
+	// has just deleted increments a counter no longer exported, so the
+	// series does not come back.
+	models atomic.Pointer[map[string]prometheus.Counter]
+
+	// refreshMu serializes trackModels.
+	refreshMu sync.Mutex
+}
+
+// requestKey names a series of modelgate_http_requests_total.
+type requestKey struct {
+	route, method string
+	code          int
 }
 
 // Latency buckets in seconds. The gateway serves requests from memory in
@@ -90,8 +106,8 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Metrics{onMain: cfg.OnMainListener, log: cfg.Logger,
-		models: make(map[string]prometheus.Counter)}
+	m := &Metrics{onMain: cfg.OnMainListener, log: cfg.Logger}
+	m.models.Store(new(map[string]prometheus.Counter))
 
 	cs := append(m.newHTTPCollectors(), m.newBackendCollectors()...)
 	cs = append(cs, newBuildInfo(cfg.Version),
@@ -139,10 +155,9 @@ func (m *Metrics) newHTTPCollectors() []prometheus.Collector {
 		Help: "Rate-limit decisions by budget (api or download) and " +
 			"outcome (allowed or limited).",
 	}, []string{"budget", "outcome"})
-	for _, b := range []string{"api", "download"} {
-		for _, o := range []string{"allowed", "limited"} {
-			m.limits.WithLabelValues(b, o)
-		}
+	for b, name := range []string{"api", "download"} {
+		m.decisions[b][0] = m.limits.WithLabelValues(name, "limited")
+		m.decisions[b][1] = m.limits.WithLabelValues(name, "allowed")
 	}
 	clients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "modelgate_ratelimit_clients",
@@ -247,9 +262,20 @@ func (m *Metrics) request(route, method string, code int,
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, methodLabel(method),
-		strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	key := requestKey{route, methodLabel(method), code}
+	c, ok := m.byRequest.Load(key)
+	if !ok {
+		c, _ = m.byRequest.LoadOrStore(key, m.requests.WithLabelValues(
+			key.route, key.method, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+
+	o, ok := m.routeTimes.Load(route)
+	if !ok {
+		o, _ = m.routeTimes.LoadOrStore(route,
+			m.duration.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // methodLabel returns method if it is one of the methods of RFC 9110
@@ -274,14 +300,11 @@ func (m *Metrics) limitDecision(b budget, allowed bool) {
 	if m == nil {
 		return
 	}
-	name, outcome := "api", "allowed"
-	if b == budgetDownload {
-		name = "download"
+	i := 0
+	if allowed {
+		i = 1
 	}
-	if !allowed {
-		outcome = "limited"
-	}
-	m.limits.WithLabelValues(name, outcome).Inc()
+	m.decisions[b][i].Inc()
 }
 
 // S3Request counts one request to S3 or STS. The operation must come

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -65,28 +66,6 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// requestID takes the request id from X-Request-Id when it is valid,
-// generates one otherwise, and echoes it in the response.
-func (s *Server) requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = newRequestID()
-		}
-		w.Header().Set("X-Request-Id", id)
-
-		info := &requestInfo{id: id}
-		ctx := context.WithValue(r.Context(), infoKey{}, info)
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
 // recoverPanic turns a panic in a handler into a logged 500.
 func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,33 +112,120 @@ func (w *statusWriter) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }
 
-// observe writes one access-log record per request and records the
-// request and download metrics once the handler has returned, so that
-// they are in place before the response is sent.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.now()
-		sw := &statusWriter{ResponseWriter: w}
-		s.metrics.inFlight(1)
-		defer s.metrics.inFlight(-1)
+// requestState is a request's context together with chi's routing
+// state, the facts for the access log and the recorded status. One
+// request owns it, and ServeHTTP reuses it once the handler has returned.
+type requestState struct {
+	context.Context
+	route chi.Context
+	info  requestInfo
+	sw    statusWriter
+}
 
-		next.ServeHTTP(sw, r)
+// Value returns the routing state for chi and the request's facts for
+// the handlers, so that a request needs one context for both.
+func (st *requestState) Value(key any) any {
+	switch key {
+	case chi.RouteCtxKey:
+		return &st.route
+	case infoKey{}:
+		return &st.info
+	}
+	return st.Context.Value(key)
+}
 
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		elapsed := s.now().Sub(start)
-		route := routePattern(r)
-		s.metrics.request(route, r.Method, sw.status, elapsed)
+// ServeHTTP serves r, records its metrics and writes its access-log
+// record. It sets the request id and routes on the escaped path, so
+// that an encoded slash stays inside its segment. The metrics and the
+// record are in place before the response is sent.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	st, _ := s.states.Get().(*requestState)
+	if st == nil {
+		st = new(requestState)
+	}
+	st.Context = r.Context()
+	st.route.Routes = s.router
+	st.route.RoutePath = r.URL.EscapedPath()
 
-		info := requestInfoFrom(r.Context())
-		download := info.file && countsAsDownload(r, sw.status) &&
-			s.metrics.download(info.model)
-		if info.client == "" {
-			info.client = s.clientKey(r)
-		}
-		s.logRequest(r, route, sw, elapsed, download)
-	})
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = s.requestIDs.next()
+	}
+	w.Header().Set("X-Request-Id", id)
+	st.info.id = id
+	st.sw.ResponseWriter = w
+	r = r.WithContext(st)
+
+	s.route(&st.sw, r)
+	s.finish(r, st, s.now().Sub(start))
+
+	st.Context = nil
+	st.route.Reset()
+	st.info = requestInfo{}
+	st.sw = statusWriter{}
+	s.states.Put(st)
+}
+
+// route passes r to the router and counts it as in flight meanwhile,
+// also when the handler aborts with a panic.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	s.metrics.inFlight(1)
+	defer s.metrics.inFlight(-1)
+	s.router.ServeHTTP(w, r)
+}
+
+// finish records the metrics and writes the access-log record of a
+// request whose handler has returned.
+func (s *Server) finish(r *http.Request, st *requestState,
+	elapsed time.Duration,
+) {
+	sw, info := &st.sw, &st.info
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	route := st.route.RoutePattern()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.request(route, r.Method, sw.status, elapsed)
+
+	download := info.file && countsAsDownload(r, sw.status) &&
+		s.metrics.download(info.model)
+	if info.client == "" {
+		info.client = s.clientKey(r)
+	}
+	s.logRequest(r, route, sw, elapsed, download)
+}
+
+// requestIDs is a generator of request ids: a random prefix chosen at
+// start-up, so that replicas and restarts differ, and a counter. An id
+// is 24 lowercase hex digits. It is safe for concurrent use.
+type requestIDs struct {
+	prefix [12]byte
+	count  atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	rand.Read(b[:])
+	g := new(requestIDs)
+	hex.Encode(g.prefix[:], b[:])
+	return g
+}
+
+// next returns a new request id. The counter's low 48 bits repeat only
+// after 2^48 requests.
+func (g *requestIDs) next() string {
+	n := g.count.Add(1)
+	var b [24]byte
+	copy(b[:], g.prefix[:])
+	const digits = "0123456789abcdef"
+	for i := len(b) - 1; i >= len(g.prefix); i-- {
+		b[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
 // Maximum lengths in bytes of the method, path and error message written
@@ -216,19 +282,6 @@ func (s *Server) clientKey(r *http.Request) string {
 		return s.cfg.Limiter.ClientKey(r)
 	}
 	return clientAddr(r)
-}
-
-// routePattern returns the route that matched r, or "unmatched". It is
-// the only path information used as a metric label.
-func routePattern(r *http.Request) string {
-	rctx := chi.RouteContext(r.Context())
-	if rctx == nil {
-		return "unmatched"
-	}
-	if p := rctx.RoutePattern(); p != "" {
-		return p
-	}
-	return "unmatched"
 }
 
 // elapsedSince is a helper for handlers that time a step.

@@ -65,7 +65,7 @@ func (s *Server) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		v.Models = append(v.Models, modelRow{
 			ID:       m.ID,
 			Href:     s.basePath + modelPageHref(m.ID),
-			Files:    len(m.Files),
+			Files:    m.NumFiles(),
 			Size:     newSizeView(m.Size),
 			Modified: newTimeView(m.ModTime()),
 		})
@@ -157,7 +157,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 	}
 	setModel(r, m.ID)
 
-	start, end, pages, ok := pageRange(len(m.Files), page, filesPerPage)
+	start, end, pages, ok := pageRange(m.NumFiles(), page, filesPerPage)
 	if !ok {
 		s.writeError(w, r, pageNotFound(page, pages))
 		return
@@ -167,7 +167,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		ID:        m.ID,
 		Org:       m.Org(),
 		Commit:    m.Commit,
-		FileCount: len(m.Files),
+		FileCount: m.NumFiles(),
 		Size:      newSizeView(m.Size),
 		Modified:  newTimeView(m.ModTime()),
 		Files:     make([]fileRow, 0, end-start),
@@ -175,10 +175,10 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		Commands:  modelCommands(s.publicBase(r), m),
 	}
 	if pages > 1 {
-		v.Summary = rangeSummary(start, end, len(m.Files), "file")
+		v.Summary = rangeSummary(start, end, m.NumFiles(), "file")
 	}
 	for i := start; i < end; i++ {
-		f := &m.Files[i]
+		f := m.FileAt(i)
 		v.Files = append(v.Files, fileRow{
 			Path:     f.Path,
 			Href:     s.basePath + resolveHref(m, f),

@@ -326,6 +326,6 @@ func modelPageHref(id string) string {
 }
 
 // resolveHref returns the escaped path that downloads a file of a model.
-func resolveHref(m *catalog.Model, f *catalog.File) string {
+func resolveHref(m *catalog.Model, f catalog.File) string {
 	return "/" + escapePath(m.ID) + "/resolve/main/" + escapePath(f.Path)
 }

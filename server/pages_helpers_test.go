@@ -140,7 +140,8 @@ type pageResponse struct {
 }
 
 // requestPage sends a request to srv and returns the response. Headers
-// are given as name, value pairs.
+// are given as name, value pairs, and a pair with an empty value is
+// left out.
 func requestPage(tb testing.TB, srv http.Handler, method, target string,
 	headers ...string,
 ) pageResponse {
@@ -148,7 +149,9 @@ func requestPage(tb testing.TB, srv http.Handler, method, target string,
 	req := httptest.NewRequest(method, target, nil)
 	req.Host = "gateway.test"
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)

@@ -39,3 +39,28 @@ func TestRequestIDControlCharacters(t *testing.T) {
 		})
 	}
 }
+
+func TestRequestIDsDistinct(t *testing.T) {
+	g := newRequestIDs()
+	seen := make(map[string]bool)
+	for range 1000 {
+		id := g.next()
+		if len(id) != 24 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("request id %q is not 24 lowercase hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestRequestIDsPrefixPerGenerator(t *testing.T) {
+	a, b := newRequestIDs().next(), newRequestIDs().next()
+	if a[:12] == b[:12] {
+		t.Errorf("two generators share the prefix of %q and %q", a, b)
+	}
+	if a[12:] != b[12:] {
+		t.Errorf("first counters differ: %q and %q", a, b)
+	}
+}

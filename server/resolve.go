@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -44,14 +46,12 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	setFileRequest(r)
 
 	h := w.Header()
-	etag := `"` + f.ETag + `"`
+	etag := f.QuotedETag()
 	setHeaders(h,
 		"X-Repo-Commit", commit,
 		"Etag", etag,
 		"X-Linked-Etag", etag,
 		"X-Linked-Size", strconv.FormatInt(f.Size, 10),
-		"Last-Modified", f.ModTime().Format(http.TimeFormat),
-		"Accept-Ranges", "bytes",
 		"Cache-Control", "no-store")
 	if sum, ok := f.SHA256(); ok {
 		h.Set("Repr-Digest", reprDigest(sum))
@@ -71,7 +71,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The time the URL really stops working: its X-Amz-Expires, or its
 	// credentials' expiry less the margin when that is sooner.
-	expires := u.Expires.UTC().Format(timeFormatJSON)
+	expires := s.expiresText.format(u.Expires)
 	if urlOnly {
 		h.Set("X-Url-Expires", expires)
 		answerURL(w, f, u)
@@ -94,18 +94,46 @@ func setHeaders(h http.Header, pairs ...string) {
 	}
 }
 
+// timeText caches the text of the last time it formatted. The URLs
+// signed within one second expire at the same time, so a download
+// formats X-Url-Expires only once a second. It is safe for concurrent
+// use.
+type timeText struct {
+	last atomic.Pointer[formattedTime]
+}
+
+type formattedTime struct {
+	unixMilli int64
+	text      string
+}
+
+// format returns t in UTC as timeFormatJSON lays it out.
+func (c *timeText) format(t time.Time) string {
+	ms := t.UnixMilli()
+	if last := c.last.Load(); last != nil && last.unixMilli == ms {
+		return last.text
+	}
+	text := t.UTC().Format(timeFormatJSON)
+	c.last.Store(&formattedTime{unixMilli: ms, text: text})
+	return text
+}
+
 // reprDigest formats a SHA-256 as an RFC 9530 Repr-Digest field value.
 func reprDigest(sum [32]byte) string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
 }
 
 // answerInline responds to HEAD, and to GET of a zero-byte file,
-// without a redirect.
+// without a redirect. Only these responses describe the file itself, so
+// only they carry Last-Modified and Accept-Ranges.
 func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
-	m *catalog.Model, f *catalog.File,
+	m *catalog.Model, f catalog.File,
 ) {
 	h := w.Header()
-	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	setHeaders(h,
+		"Content-Length", strconv.FormatInt(f.Size, 10),
+		"Last-Modified", f.ModTime().Format(http.TimeFormat),
+		"Accept-Ranges", "bytes")
 	if f.Size == 0 {
 		h.Set("Content-Range", "bytes */0")
 		h.Set("Content-Type", "application/octet-stream")
@@ -117,18 +145,18 @@ func (s *Server) answerInline(w http.ResponseWriter, r *http.Request,
 // It returns the commit id to report: the current one, which equals the
 // requested revision when that was a commit id.
 func (s *Server) lookupFile(ctx context.Context, fr fileRequest) (
-	*catalog.Model, *catalog.File, string, error,
+	*catalog.Model, catalog.File, string, error,
 ) {
 	m, commit, err := s.lookupRevision(ctx, fr.model, fr.rev)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, catalog.File{}, "", err
 	}
 	f, ok := m.File(fr.path)
 	if !ok {
 		e := errorf(http.StatusNotFound, codeEntryNotFound,
 			"entry "+strconv.Quote(fr.path)+" not found in "+m.ID)
 		e.Commit = commit
-		return nil, nil, "", e
+		return nil, catalog.File{}, "", e
 	}
 	return m, f, commit, nil
 }

@@ -43,11 +43,11 @@ func wantsURLOnly(r *http.Request) (bool, error) {
 // rules as the redirect, because handleResolve marks it as a file
 // request. A zero-byte file gets a URL too, although S3 rejects a Range
 // request on it with 416.
-func answerURL(w http.ResponseWriter, f *catalog.File, u presign.URL) {
+func answerURL(w http.ResponseWriter, f catalog.File, u presign.URL) {
 	writeJSON(w, http.StatusOK, signedURLJSON{
 		URL:       u.URL,
 		ExpiresAt: u.Expires.UTC().Format(timeFormatJSON),
 		Size:      f.Size,
-		ETag:      `"` + f.ETag + `"`,
+		ETag:      f.QuotedETag(),
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -127,6 +128,13 @@ type Server struct {
 	pages      *pageSet
 	corsPolicy *corsPolicy
 
+	// expiresText formats the X-Url-Expires of downloads.
+	expiresText timeText
+
+	// states are the requestStates of finished requests, for reuse.
+	states     sync.Pool
+	requestIDs *requestIDs
+
 	// accessJSON is nil unless Config.JSONAccessLog is set.
 	accessJSON *jsonAccessLog
 }
@@ -170,17 +178,13 @@ func New(cfg Config, cat Catalog, signer Presigner) (*Server, error) {
 		basePath:   basePath,
 		pages:      pages,
 		corsPolicy: newCORSPolicy(cfg.CORSOrigins),
+		requestIDs: newRequestIDs(),
 	}
 	if cfg.JSONAccessLog != nil {
 		s.accessJSON = newJSONAccessLog(cfg.JSONAccessLog)
 	}
 	s.router = s.routes()
 	return s, nil
-}
-
-// ServeHTTP routes r to its handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.router.ServeHTTP(w, r)
 }
 
 // routes builds the router. Routing runs on the escaped path, and each
@@ -193,8 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // rejects their ids.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(routeEscaped, s.requestID, s.observe, s.recoverPanic,
-		s.capInFlight(s.cfg.MaxInFlight))
+	r.Use(s.recoverPanic, s.capInFlight(s.cfg.MaxInFlight))
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 
@@ -227,7 +230,9 @@ func (s *Server) routes() chi.Router {
 		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.cors, s.limit(budgetDownload))
+		// Downloads are never stored by caches (Cache-Control:
+		// no-store), so they carry CORS headers only when asked.
+		r.Use(s.corsOnOrigin, s.limit(budgetDownload))
 		getHead(r, "/{org}/{name}/resolve/{rev}/*", s.handleResolve)
 		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
 	})
@@ -241,17 +246,6 @@ func (s *Server) routes() chi.Router {
 func getHead(r chi.Router, pattern string, h http.HandlerFunc) {
 	r.Get(pattern, h)
 	r.Head(pattern, h)
-}
-
-// routeEscaped makes chi match routes against the escaped path, so that
-// an encoded slash stays inside its segment.
-func routeEscaped(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rctx := chi.RouteContext(r.Context()); rctx != nil {
-			rctx.RoutePath = r.URL.EscapedPath()
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {

@@ -22,8 +22,8 @@ type command struct {
 // so that any model id or file name yields a valid command.
 func modelCommands(base string, m *catalog.Model) []command {
 	var cmds []command
-	if len(m.Files) > 0 {
-		f := &m.Files[0]
+	if m.NumFiles() > 0 {
+		f := m.FileAt(0)
 		cmds = append(cmds, command{
 			ID:    "curl",
 			Title: "curl, one file",

@@ -47,7 +47,7 @@ type commitJSON struct {
 	Date  string `json:"date"`
 }
 
-func fileEntry(m *catalog.Model, f *catalog.File, expand bool) entryJSON {
+func fileEntry(m *catalog.Model, f catalog.File, expand bool) entryJSON {
 	e := entryJSON{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Path}
 	if sum, ok := f.SHA256(); ok {
 		e.LFS = &lfsJSON{OID: hex.EncodeToString(sum[:]), Size: f.Size,
@@ -86,8 +86,7 @@ func treeEntries(m *catalog.Model, dir string, recursive,
 	}
 	var out []entryJSON
 	seen := make(map[string]bool)
-	for i := range m.Files {
-		f := &m.Files[i]
+	for _, f := range m.Files() {
 		rel, ok := strings.CutPrefix(f.Path, prefix)
 		if !ok {
 			continue

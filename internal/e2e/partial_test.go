@@ -65,9 +65,9 @@ func TestListingFailingMidwayKeepsCatalog(t *testing.T) {
 		t.Fatalf("first Refresh: %v", err)
 	}
 	m, ok := full.Model(model)
-	if !ok || len(m.Files) != 5 {
+	if !ok || m.NumFiles() != 5 {
 		t.Fatalf("first listing: model %s found %v with %d files, want 5",
-			model, ok, len(m.Files))
+			model, ok, m.NumFiles())
 	}
 
 	put("shard-5.bin")
@@ -85,7 +85,7 @@ func TestListingFailingMidwayKeepsCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Refresh after the fault: %v", err)
 	}
-	if m, _ := next.Model(model); m == nil || len(m.Files) != 6 {
+	if m, _ := next.Model(model); m == nil || m.NumFiles() != 6 {
 		t.Errorf("listing after the fault: %v, want 6 files of %s", m,
 			model)
 	}
