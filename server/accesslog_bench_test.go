@@ -38,7 +38,8 @@ func BenchmarkAccessLog(b *testing.B) {
 
 			b.ReportAllocs()
 			for b.Loop() {
-				srv.logRequest(r, route, sw, 1234567*time.Nanosecond, true)
+				srv.logRequest(r, route, sw, time.Now(),
+					1234567*time.Nanosecond, true)
 			}
 		})
 	}

@@ -158,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(st)
 
 	s.route(&st.sw, r)
-	s.finish(r, st, s.now().Sub(start))
+	s.finish(r, st, start, s.now())
 
 	st.Context = nil
 	st.route.Reset()
@@ -178,9 +178,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 // finish records the metrics and writes the access-log record of a
 // request whose handler has returned.
 func (s *Server) finish(r *http.Request, st *requestState,
-	elapsed time.Duration,
+	start, end time.Time,
 ) {
 	sw, info := &st.sw, &st.info
+	elapsed := end.Sub(start)
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
@@ -195,7 +196,7 @@ func (s *Server) finish(r *http.Request, st *requestState,
 	if info.client == "" {
 		info.client = s.clientKey(r)
 	}
-	s.logRequest(r, route, sw, elapsed, download)
+	s.logRequest(r, route, sw, end, elapsed, download)
 }
 
 // requestIDs is a generator of request ids: a random prefix chosen at
@@ -242,7 +243,7 @@ const (
 // the query string, the request headers or the Location of a redirect,
 // so no signed URL, token or Authorization value reaches the log.
 func (s *Server) logRequest(r *http.Request, route string,
-	sw *statusWriter, elapsed time.Duration, download bool,
+	sw *statusWriter, end time.Time, elapsed time.Duration, download bool,
 ) {
 	ctx := r.Context()
 	h := s.log.Handler()
@@ -252,7 +253,7 @@ func (s *Server) logRequest(r *http.Request, route string,
 
 	info := requestInfoFrom(ctx)
 	e := accessEntry{
-		time:     s.now(),
+		time:     end,
 		id:       info.id,
 		method:   truncate(r.Method, maxLogMethod),
 		route:    route,
