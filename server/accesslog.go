@@ -9,8 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// accessMessage is the message of every access-log record.
-const accessMessage = "request"
+// AccessLogMessage is the message of every access-log record, which
+// tells those records apart from the other log lines.
+const AccessLogMessage = "request"
 
 // accessEntry holds the fields of one access-log record, already
 // truncated, in the order in which they are written.
@@ -66,7 +67,7 @@ func (e *accessEntry) slogRecord() slog.Record {
 	if e.hasError {
 		attrs = append(attrs, slog.String("error", e.errorMessage))
 	}
-	rec := slog.NewRecord(e.time, slog.LevelInfo, accessMessage, 0)
+	rec := slog.NewRecord(e.time, slog.LevelInfo, AccessLogMessage, 0)
 	rec.AddAttrs(attrs...)
 	return rec
 }
@@ -116,7 +117,7 @@ func appendAccessJSON(b []byte, e *accessEntry) []byte {
 		b = appendJSONTime(b, e.time)
 		b = append(b, ',')
 	}
-	b = append(b, `"level":"INFO","msg":"`+accessMessage+
+	b = append(b, `"level":"INFO","msg":"`+AccessLogMessage+
 		`","request_id":`...)
 	b = appendJSONString(b, e.id)
 

@@ -93,11 +93,13 @@ func (s *Server) handleListModels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, err := decodeCursor(q.Get("cursor"))
+	err = queryError("cursor", err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	limit, err := s.pageLimit(q.Get("limit"))
+	err = queryError("limit", err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

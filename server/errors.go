@@ -41,6 +41,11 @@ type Error struct {
 
 	// Err is the underlying cause, logged but never sent.
 	Err error
+
+	// LogMessage, when set, replaces Message in the access log, because
+	// Message quotes a value from the query string, which is never
+	// logged.
+	LogMessage string
 }
 
 func (e *Error) Error() string {
@@ -51,6 +56,26 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// logText returns the text of e for the access log.
+func (e *Error) logText() string {
+	if e.LogMessage != "" {
+		return e.LogMessage
+	}
+	return e.Message
+}
+
+// queryError returns err, an error about the query parameter param,
+// with a log message that names the parameter but not its value.
+func queryError(param string, err error) error {
+	var e *Error
+	if err == nil || !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.LogMessage = "invalid " + param + " parameter"
+	return &c
+}
 
 // errorf returns an Error with the given status and client message.
 func errorf(status int, code, msg string) *Error {

@@ -27,6 +27,7 @@ func TestRateLimiterHeaders(t *testing.T) {
 		{"acme/tiny/model.safetensors", 4 << 20},
 	})
 	resolve := "/acme/tiny/resolve/main/model.safetensors"
+	raw := "/acme/tiny/raw/main/model.safetensors"
 	api := "/api/models/acme/tiny"
 	tests := []struct {
 		target string
@@ -37,8 +38,11 @@ func TestRateLimiterHeaders(t *testing.T) {
 			"RateLimit-Limit": "2", "RateLimit-Remaining": "1",
 			"RateLimit-Reset": "1", "RateLimit-Policy": "2;w=2",
 			"Retry-After": ""}},
-		{resolve, http.StatusFound, map[string]string{
-			"RateLimit-Remaining": "0", "RateLimit-Reset": "2"}},
+		{raw, http.StatusFound, map[string]string{
+			"RateLimit-Limit": "2", "RateLimit-Remaining": "0",
+			"RateLimit-Reset": "2"}},
+		{raw, http.StatusTooManyRequests, map[string]string{
+			"RateLimit-Policy": "2;w=2", "Retry-After": "1"}},
 		{resolve, http.StatusTooManyRequests, map[string]string{
 			"RateLimit-Limit": "2", "RateLimit-Remaining": "0",
 			"Retry-After": "1", "X-Error-Code": "RateLimited",

@@ -376,6 +376,39 @@ func TestAccessLogRecord(t *testing.T) {
 	}
 }
 
+func TestAccessLogLeavesOutQueryValues(t *testing.T) {
+	g := startGateway(t)
+	targets := []string{
+		"/api/models?cursor=secret-cursor",
+		"/api/models?limit=secret-limit",
+		"/api/models/" + testModel + "/tree/main?recursive=secret-rec",
+		"/api/models/" + testModel + "/tree/main?expand=secret-expand",
+		"/api/models/" + testModel + "/tree/main?cursor=secret-tree",
+		resolveBase + "config.json?redirect=secret-redirect",
+		"/?page=secret-page",
+		"/api/models?cursor=%zzsecret-escape",
+	}
+	for _, target := range targets {
+		g.expect(t, http.StatusBadRequest, "GET", target)
+	}
+
+	recs := accessLog(t, g)
+	if len(recs) != len(targets) {
+		t.Fatalf("access log has %d records, want %d", len(recs),
+			len(targets))
+	}
+	for i, rec := range recs {
+		msg, _ := rec["error"].(string)
+		if !strings.HasPrefix(msg, "invalid ") {
+			t.Errorf("GET %s: logged error %q, want one naming the "+
+				"parameter", targets[i], msg)
+		}
+	}
+	if logText := g.log.String(); strings.Contains(logText, "secret") {
+		t.Errorf("log contains a query value:\n%s", logText)
+	}
+}
+
 func TestAccessLogRequestID(t *testing.T) {
 	g := startGateway(t)
 	tests := []struct {

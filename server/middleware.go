@@ -267,7 +267,7 @@ func (s *Server) logRequest(r *http.Request, route string,
 	}
 	if info.err != nil {
 		e.hasError = true
-		e.errorMessage = truncate(info.err.Message, maxLogText)
+		e.errorMessage = truncate(info.err.logText(), maxLogText)
 	}
 	if s.accessJSON != nil {
 		s.accessJSON.write(&e)

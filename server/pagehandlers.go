@@ -41,7 +41,7 @@ func (s *Server) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := parsePage(q.Get("page"))
-	if err != nil {
+	if err = queryError("page", err); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -146,7 +146,7 @@ func (s *Server) handleModelPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := parsePage(q.Get("page"))
-	if err != nil {
+	if err = queryError("page", err); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

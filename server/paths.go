@@ -136,5 +136,7 @@ func parseQuery(r *http.Request) (url.Values, error) {
 	if errors.As(err, &escErr) {
 		msg += "; percent-encode '%' as %25"
 	}
-	return nil, badRequest(errors.New(msg))
+	e := badRequest(errors.New(msg))
+	e.LogMessage = "invalid query string"
+	return nil, e
 }

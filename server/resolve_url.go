@@ -26,13 +26,19 @@ func wantsURLOnly(r *http.Request) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	v := q.Get("redirect")
-	if v == "" {
+	v, ok := q["redirect"]
+	if !ok {
 		return false, nil
 	}
-	redirect, err := parseBool(v)
+	if v[0] == "" {
+		// An empty value would read as false and turn the redirect
+		// into JSON, which no client means by it.
+		return false, badRequest(errorString(
+			"empty redirect parameter; use redirect=false or leave it out"))
+	}
+	redirect, err := parseBool(v[0])
 	if err != nil {
-		return false, err
+		return false, queryError("redirect", err)
 	}
 	return r.Method == http.MethodGet && !redirect, nil
 }

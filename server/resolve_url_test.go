@@ -128,14 +128,17 @@ func TestResolveRedirectFalse(t *testing.T) {
 func TestResolveInvalidRedirectFlag(t *testing.T) {
 	srv := newPageServer(t, server.Config{}, pageBucket)
 	for _, method := range []string{"GET", "HEAD"} {
-		target := corsResolve + "?redirect=nope"
-		res := requestPage(t, srv, method, target)
-		if res.status != http.StatusBadRequest {
-			t.Errorf("%s %s: status %d, want 400", method, target,
-				res.status)
-		}
-		if got := res.header.Get("Location"); got != "" {
-			t.Errorf("%s %s: Location %q, want none", method, target, got)
+		for _, query := range []string{"?redirect=nope", "?redirect="} {
+			target := corsResolve + query
+			res := requestPage(t, srv, method, target)
+			if res.status != http.StatusBadRequest {
+				t.Errorf("%s %s: status %d, want 400", method, target,
+					res.status)
+			}
+			if got := res.header.Get("Location"); got != "" {
+				t.Errorf("%s %s: Location %q, want none", method,
+					target, got)
+			}
 		}
 	}
 }

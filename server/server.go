@@ -68,8 +68,8 @@ type Config struct {
 	Limiter Limiter
 
 	// MaxInFlight caps the requests handled at once. A request over the
-	// cap gets 503 with Retry-After at once; /healthz and /metrics are
-	// exempt. Zero means no cap.
+	// cap gets 503 with Retry-After at once; /healthz, /readyz and
+	// /metrics are exempt. Zero means no cap.
 	MaxInFlight int
 
 	// CORSOrigins are the origins whose scripts may read the API and
@@ -225,16 +225,17 @@ func (s *Server) routes() chi.Router {
 		r.Post("/api/models/{org}/{name}/paths-info/{rev}",
 			s.handlePathsInfo)
 		r.HandleFunc(unknownAPIPattern, s.handleUnknownAPI)
-		getHead(r, "/{org}/{name}/raw/{rev}/*", s.handleResolve)
 		r.Options("/api/*", s.handlePreflight)
-		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	r.Group(func(r chi.Router) {
-		// Downloads are never stored by caches (Cache-Control:
-		// no-store), so they carry CORS headers only when asked.
+		// Downloads, through resolve or raw, spend the download budget.
+		// Caches never store them (Cache-Control: no-store), so they
+		// carry CORS headers only when asked.
 		r.Use(s.corsOnOrigin, s.limit(budgetDownload))
 		getHead(r, "/{org}/{name}/resolve/{rev}/*", s.handleResolve)
+		getHead(r, "/{org}/{name}/raw/{rev}/*", s.handleResolve)
 		r.Options("/{org}/{name}/resolve/{rev}/*", s.handlePreflight)
+		r.Options("/{org}/{name}/raw/{rev}/*", s.handlePreflight)
 	})
 	return r
 }

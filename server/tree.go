@@ -158,12 +158,13 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 		return tr, err
 	}
 	if tr.recursive, err = parseBool(q.Get("recursive")); err != nil {
-		return tr, err
+		return tr, queryError("recursive", err)
 	}
 	if tr.expand, err = parseBool(q.Get("expand")); err != nil {
-		return tr, err
+		return tr, queryError("expand", err)
 	}
 	tr.after, err = decodeTreeCursor(q.Get("cursor"))
+	err = queryError("cursor", err)
 	return tr, err
 }
 

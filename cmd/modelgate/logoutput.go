@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/logbuf"
+	"github.com/modelgate/modelgate/server"
 )
 
 // openLog returns the logger of serve and demo, which writes to out
@@ -22,10 +25,34 @@ func (o *serveOptions) openLog(out io.Writer) (*slog.Logger, *logbuf.Writer,
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.logFormat == "json" {
+	if strings.EqualFold(o.logFormat, "json") {
 		o.accessLog = w
 	}
-	return log, w, nil
+	return slog.New(flushingHandler{log.Handler(), w}), w, nil
+}
+
+// flushingHandler writes every record other than an access-log record
+// to the log at once. Start-up, warning and error lines are rare, and an
+// operator waiting for one should not wait for the flush interval.
+type flushingHandler struct {
+	slog.Handler
+	w *logbuf.Writer
+}
+
+func (h flushingHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Message != server.AccessLogMessage {
+		h.w.Flush()
+	}
+	return err
+}
+
+func (h flushingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushingHandler{h.Handler.WithAttrs(attrs), h.w}
+}
+
+func (h flushingHandler) WithGroup(name string) slog.Handler {
+	return flushingHandler{h.Handler.WithGroup(name), h.w}
 }
 
 // closeLog writes the lines still buffered in w and reports on stderr

@@ -141,7 +141,7 @@ func (o *serveOptions) registerGateway(fs *flag.FlagSet, withRole bool) {
 	// requests that did arrive.
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 1024,
 		"requests handled at once; more get 503 with Retry-After, "+
-			"except /healthz and /metrics; 0 means no cap")
+			"except /healthz, /readyz and /metrics; 0 means no cap")
 }
 
 // validate checks the settings that no package validates, and the
@@ -292,7 +292,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 			"warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
+	switch strings.ToLower(format) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":

@@ -299,6 +299,13 @@ func TestDemoLog(t *testing.T) {
 	waitFor(t, p, addr, ready)
 	getWithRequestID(t, "http://"+addr+"/api/models/"+demo.Model,
 		"demo-log-check")
+	// Lines other than access records are written at once, while the
+	// access record waits for the interval or the exit.
+	early := waitForOutput(t, p, `"msg":"listening"`)
+	if strings.Contains(early, "demo-log-check") {
+		t.Errorf("access record written before the flush interval or "+
+			"the exit:\n%s", early)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("send SIGTERM: %v", err)
 	}

@@ -126,7 +126,7 @@ func (w *Writer) appendLocked(p []byte) {
 		return
 	}
 	if w.timer == nil {
-		w.timer = w.afterFunc(w.interval, w.flush)
+		w.timer = w.afterFunc(w.interval, w.Flush)
 		return
 	}
 	// A timer that has fired or is about to fire may flush this line
@@ -134,8 +134,8 @@ func (w *Writer) appendLocked(p []byte) {
 	w.timer.Reset(w.interval)
 }
 
-// flush writes the buffered lines to the underlying writer.
-func (w *Writer) flush() {
+// Flush writes the buffered lines to the underlying writer now.
+func (w *Writer) Flush() {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	w.flushLocked()
