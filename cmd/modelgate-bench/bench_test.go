@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +255,55 @@ func TestDownloadPathsCoverBucket(t *testing.T) {
 	}
 	if k := l.key(2, 1); "/"+k != strings.Replace(want, "/resolve/main", "", 1) {
 		t.Errorf("key(2, 1) = %q does not match path %q", k, want)
+	}
+}
+
+func TestStaticRouterExtraHeaders(t *testing.T) {
+	var extra headerList
+	for _, field := range []string{"X-Repo-Commit: abc", "Etag: \"e\""} {
+		if err := extra.Set(field); err != nil {
+			t.Fatalf("Set(%q): %v", field, err)
+		}
+	}
+	srv := httptest.NewServer(staticRouter("http://127.0.0.1:1/f", extra))
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request,
+		[]*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	resp, err := client.Get(srv.URL + "/acme/tiny/resolve/main/x.bin")
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("status %d, want 302", resp.StatusCode)
+	}
+	want := map[string]string{"Location": "http://127.0.0.1:1/f",
+		"X-Repo-Commit": "abc", "Etag": `"e"`}
+	for name, value := range want {
+		if got := resp.Header.Get(name); got != value {
+			t.Errorf("%s = %q, want %q", name, got, value)
+		}
+	}
+}
+
+func TestHeaderListRejects(t *testing.T) {
+	var l headerList
+	for _, v := range []string{"no colon", ": value", ""} {
+		if err := l.Set(v); err == nil {
+			t.Errorf("Set(%q) = nil, want an error", v)
+		}
+	}
+}
+
+func TestCopiedFieldsSkipsFraming(t *testing.T) {
+	h := http.Header{"Location": {"u"}, "Date": {"d"},
+		"Content-Length": {"0"}, "X-Linked-Size": {"5"},
+		"Ratelimit-Limit": {"2"}}
+	got := copiedFields(h)
+	want := headerList{"Ratelimit-Limit: 2", "X-Linked-Size: 5"}
+	if !slices.Equal(got, want) {
+		t.Errorf("copiedFields = %q, want %q", got, want)
 	}
 }

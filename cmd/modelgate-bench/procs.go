@@ -81,9 +81,15 @@ func (c *child) Stop(timeout time.Duration) error {
 
 // startStatic starts "modelgate-bench static" from the bench's own
 // executable and waits until it reports its address.
-func startStatic(exe, location string, stderr io.Writer) (*child, error) {
-	cmd := exec.Command(exe, "static", "--listen", "127.0.0.1:0",
-		"--location", location)
+func startStatic(exe, location string, headers headerList,
+	stderr io.Writer,
+) (*child, error) {
+	args := []string{"static", "--listen", "127.0.0.1:0",
+		"--location", location}
+	for _, field := range headers {
+		args = append(args, "--header", field)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

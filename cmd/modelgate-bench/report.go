@@ -87,10 +87,14 @@ type report struct {
 	Warmup      float64     `json:"warmup_seconds"`
 	Duration    float64     `json:"duration_seconds"`
 
-	Rounds    map[string][]measurement `json:"rounds"`
-	Static    measurement              `json:"static"`
-	Modelgate measurement              `json:"modelgate"`
-	Gateway   gatewayFacts             `json:"gateway"`
+	Rounds map[string][]measurement `json:"rounds"`
+	Static measurement              `json:"static"`
+
+	// StaticHeaderFields counts the gateway's header fields that the
+	// static server sent too (run --static-headers), or is 0.
+	StaticHeaderFields int          `json:"static_header_fields"`
+	Modelgate          measurement  `json:"modelgate"`
+	Gateway            gatewayFacts `json:"gateway"`
 
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	P99Ratio        float64 `json:"p99_ratio"`
@@ -158,6 +162,11 @@ func writeTable(w io.Writer, r *report) {
 	fmt.Fprintf(w, "load: %s; %d connections, %gs warm-up, %gs "+
 		"measured, %d round(s), median round shown\n\n", r.LoadGen,
 		r.Concurrency, r.Warmup, r.Duration, len(r.Rounds["static"]))
+	if r.StaticHeaderFields > 0 {
+		fmt.Fprintf(w, "static server: Location and %d more header "+
+			"fields copied from a gateway redirect\n\n",
+			r.StaticHeaderFields)
+	}
 
 	fmt.Fprintf(w, "throughput ratio modelgate/static: %.3f "+
 		"(target >= %.2f: %s)\n", r.ThroughputRatio, minThroughputRatio,

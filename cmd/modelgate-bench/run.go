@@ -15,6 +15,10 @@ type compareOptions struct {
 	gatewayOptions
 	rounds int
 	json   bool
+
+	// staticHeaders is set when the static server also sends the
+	// header fields of a gateway redirect.
+	staticHeaders bool
 }
 
 // runCompare implements "modelgate-bench run": it measures the static
@@ -30,6 +34,10 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rounds, "rounds", 1,
 		"measurements of each server, taken in turn; the report uses "+
 			"the median round by requests per second")
+	fs.BoolVar(&o.staticHeaders, "static-headers", false,
+		"make the static server send every header field of a gateway "+
+			"redirect with fixed values, so that both responses have "+
+			"the same fields and size")
 	fs.BoolVar(&o.json, "json", false,
 		"write the report as JSON to stdout, and the table to stderr")
 	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
@@ -93,11 +101,16 @@ func compare(ctx context.Context, o *compareOptions, stderr io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	location, err := sampleLocation(ctx, client, gwTarget)
+	sample, err := sampleRedirect(ctx, client, gwTarget)
 	if err != nil {
 		return nil, err
 	}
-	static, err := startStatic(exe, location, stderr)
+	var extra headerList
+	if o.staticHeaders {
+		extra = copiedFields(sample)
+		rep.StaticHeaderFields = len(extra)
+	}
+	static, err := startStatic(exe, sample.Get("Location"), extra, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -135,15 +148,15 @@ func compare(ctx context.Context, o *compareOptions, stderr io.Writer) (
 	return rep, nil
 }
 
-// sampleLocation requests one redirect from the gateway and returns its
-// Location, so that the baseline sends a URL of the same length.
-func sampleLocation(ctx context.Context, client *http.Client,
+// sampleRedirect requests one redirect from the gateway and returns its
+// header, so that the baseline sends a URL of the same length.
+func sampleRedirect(ctx context.Context, client *http.Client,
 	t target,
-) (string, error) {
+) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
 		"http://"+t.proc.Addr+t.paths[0], nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	noRedirect := *client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error {
@@ -151,15 +164,33 @@ func sampleLocation(ctx context.Context, client *http.Client,
 	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusFound || loc == "" {
-		return "", fmt.Errorf("GET %s: status %s, want 302 with a "+
+		return nil, fmt.Errorf("GET %s: status %s, want 302 with a "+
 			"Location", t.paths[0], resp.Status)
 	}
-	return loc, nil
+	return resp.Header, nil
+}
+
+// copiedFields returns the fields of a gateway redirect for the static
+// server: all but Location, which it gets on its own, and the fields
+// that net/http writes itself.
+func copiedFields(h http.Header) headerList {
+	var l headerList
+	for name, values := range h {
+		switch name {
+		case "Location", "Date", "Content-Length":
+			continue
+		}
+		for _, v := range values {
+			l = append(l, name+": "+v)
+		}
+	}
+	slices.Sort(l)
+	return l
 }
 
 // medianRound returns the measurement with the median requests per

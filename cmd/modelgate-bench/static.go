@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,6 +19,29 @@ import (
 type staticOptions struct {
 	listen   string
 	location string
+	headers  headerList
+}
+
+// headerList is a repeatable flag of "Name: value" header fields.
+type headerList []string
+
+func (l *headerList) String() string { return strings.Join(*l, "; ") }
+
+func (l *headerList) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("header %q is not in the form \"Name: value\"", v)
+	}
+	*l = append(*l, strings.TrimSpace(name)+": "+strings.TrimSpace(value))
+	return nil
+}
+
+// apply sets the fields of l on h.
+func (l headerList) apply(h http.Header) {
+	for _, field := range l {
+		name, value, _ := strings.Cut(field, ": ")
+		h.Add(name, value)
+	}
 }
 
 func (o *staticOptions) register(fs *flag.FlagSet) {
@@ -26,6 +50,9 @@ func (o *staticOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.location, "location",
 		"http://127.0.0.1:9000/models/file.safetensors",
 		"Location of every redirect")
+	fs.Var(&o.headers, "header",
+		"extra header field of every redirect, as \"Name: value\"; "+
+			"repeat the flag for more fields")
 }
 
 func (o *staticOptions) validate() error {
@@ -59,7 +86,7 @@ func runStatic(args []string, stdout, stderr io.Writer) int {
 	// The timeouts are those of modelgate serve by default, because
 	// each one costs a deadline update per request.
 	srv := &http.Server{
-		Handler:           staticRouter(o.location),
+		Handler:           staticRouter(o.location, o.headers),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -85,10 +112,12 @@ func runStatic(args []string, stdout, stderr io.Writer) int {
 
 // staticRouter returns the baseline's chi router. A download path goes
 // through the same route pattern as on the gateway, so both pay for
-// chi's routing.
-func staticRouter(location string) http.Handler {
+// chi's routing. Each redirect carries location and the extra fields.
+func staticRouter(location string, extra headerList) http.Handler {
 	redirect := func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Location", location)
+		h := w.Header()
+		extra.apply(h)
+		h.Set("Location", location)
 		w.WriteHeader(http.StatusFound)
 	}
 	r := chi.NewRouter()
