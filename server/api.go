@@ -172,7 +172,7 @@ func (s *Server) pageLimit(raw string) (int, error) {
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 {
 		return 0, badRequest(errorString("invalid limit " +
-			strconv.Quote(raw) + "; use a positive integer"))
+			strconv.Quote(truncate(raw, 32)) + "; use a positive integer"))
 	}
 	return min(n, s.cfg.PageSize), nil
 }

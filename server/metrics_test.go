@@ -391,6 +391,19 @@ func TestAccessLogLeavesOutQueryValues(t *testing.T) {
 	for _, target := range targets {
 		g.expect(t, http.StatusBadRequest, "GET", target)
 	}
+	pathsInfo := "/api/models/" + testModel + "/paths-info/main"
+	resp, err := g.client.Post(g.URL+pathsInfo,
+		"application/x-www-form-urlencoded",
+		strings.NewReader("paths=config.json&expand=secret-form"))
+	if err != nil {
+		t.Fatalf("POST %s: %v", pathsInfo, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST %s with expand=secret-form: status %d, want 400",
+			pathsInfo, resp.StatusCode)
+	}
+	targets = append(targets, pathsInfo)
 
 	recs := accessLog(t, g)
 	if len(recs) != len(targets) {

@@ -18,9 +18,9 @@ type signedURLJSON struct {
 
 // wantsURLOnly reports whether r is a GET that requests the signed URL
 // as JSON with redirect=false. The redirect parameter parses like the other
-// query booleans ("False" and "0" too), and absent or empty means a
-// redirect. An invalid value or query string is a 400 error, for HEAD
-// as well.
+// query booleans ("False" and "0" too), and absent means a redirect.
+// An empty or invalid value or query string is a 400 error, for HEAD as
+// well.
 func wantsURLOnly(r *http.Request) (bool, error) {
 	q, err := parseQuery(r)
 	if err != nil {
@@ -36,7 +36,7 @@ func wantsURLOnly(r *http.Request) (bool, error) {
 		return false, badRequest(errorString(
 			"empty redirect parameter; use redirect=false or leave it out"))
 	}
-	redirect, err := parseBool(v[0])
+	redirect, err := parseBool("redirect", v[0])
 	if err != nil {
 		return false, queryError("redirect", err)
 	}

@@ -109,16 +109,16 @@ func treeEntries(m *catalog.Model, dir string, recursive,
 	return out
 }
 
-// parseBool parses a query flag without regard to case, as the Python
-// client sends "True" and the others "true".
-func parseBool(v string) (bool, error) {
+// parseBool parses the value v of the flag name without regard to case,
+// as the Python client sends "True" and the others "true".
+func parseBool(name, v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "", "false", "0":
 		return false, nil
 	case "true", "1":
 		return true, nil
 	}
-	return false, badRequest(errorString("invalid boolean " +
+	return false, badRequest(errorString("invalid " + name + " " +
 		strconv.Quote(truncate(v, 32)) + "; use true or false"))
 }
 
@@ -157,10 +157,10 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 	if err != nil {
 		return tr, err
 	}
-	if tr.recursive, err = parseBool(q.Get("recursive")); err != nil {
+	if tr.recursive, err = parseBool("recursive", q.Get("recursive")); err != nil {
 		return tr, queryError("recursive", err)
 	}
-	if tr.expand, err = parseBool(q.Get("expand")); err != nil {
+	if tr.expand, err = parseBool("expand", q.Get("expand")); err != nil {
 		return tr, queryError("expand", err)
 	}
 	tr.after, err = decodeTreeCursor(q.Get("cursor"))
@@ -351,8 +351,9 @@ func readPathsInfo(r *http.Request) (pathsInfoRequest, error) {
 			return req, badRequest(errors.New("invalid form body"))
 		}
 		req.Paths = form["paths"]
-		if req.Expand, err = parseBool(form.Get("expand")); err != nil {
-			return req, err
+		req.Expand, err = parseBool("expand", form.Get("expand"))
+		if err != nil {
+			return req, queryError("expand", err)
 		}
 	} else if err := json.Unmarshal(body, &req); err != nil {
 		return req, badRequest(errors.New("invalid JSON body; send " +

@@ -33,6 +33,7 @@ func runDemo(args []string, stdout, stderr io.Writer,
 	if err := validateDemoS3Listen(*s3Listen); err != nil {
 		return exitCodeFor(stderr, "demo", err)
 	}
+	ignoreBrokenPipe()
 	log, logOut, err := o.openLog(stderr)
 	if err != nil {
 		return exitCodeFor(stderr, "demo", err)

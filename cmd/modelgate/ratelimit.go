@@ -29,7 +29,7 @@ func (o *limitOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.enabled, "rate-limit", true,
 		"rate-limit each client; false turns limiting off")
 	fs.Float64Var(&o.download.Rate, "rate-download", 20,
-		"download (resolve) requests per second per client")
+		"download (resolve and raw) requests per second per client")
 	fs.IntVar(&o.download.Burst, "burst-download", 200,
 		"download requests a client may send at once before the rate applies")
 	fs.Float64Var(&o.api.Rate, "rate-api", 20,

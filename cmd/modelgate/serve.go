@@ -317,6 +317,7 @@ func runServe(args []string, stdout, stderr io.Writer,
 	if err := o.validate(); err != nil {
 		return exitCodeFor(stderr, "serve", err)
 	}
+	ignoreBrokenPipe()
 	log, logOut, err := o.openLog(stderr)
 	if err != nil {
 		return exitCodeFor(stderr, "serve", err)
@@ -347,6 +348,13 @@ func warnUnknownEnv(log *slog.Logger, fs *flag.FlagSet, environ []string) {
 			"names", names)
 	}
 }
+
+// ignoreBrokenPipe makes a write to a closed pipe fail with EPIPE
+// instead of ending the process. By default Go ends a process that
+// writes to a broken pipe on stdout or stderr, and the log goes to
+// stderr, so a log reader that went away would take the gateway down.
+// The log writer then counts the failed writes and serving goes on.
+func ignoreBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
 
 // signalContext returns a context that is cancelled by the first SIGTERM
 // or SIGINT. A second signal gets the default action, so an operator can

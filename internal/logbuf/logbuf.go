@@ -31,9 +31,9 @@ type timer interface {
 // are lost, Close reports how many writes failed, and Write never
 // returns the error. So a failing destination, such as a full disk,
 // never makes Write fail, and memory stays bounded because nothing is
-// kept for a retry. A write that blocks, such as to a pipe with no
-// reader, still stalls Write once the buffer is full, as it stalls an
-// unbuffered logger.
+// kept for a retry. A write that blocks, such as to a pipe whose reader
+// has stopped reading, still stalls Write once the buffer is full, as
+// it stalls an unbuffered logger.
 //
 // A Writer is safe for concurrent use. Its buffers take 2*size bytes.
 type Writer struct {
