@@ -125,6 +125,12 @@ type Catalog struct {
 	// manifests are the parsed manifests by model id. Only the refresh
 	// in progress reads or replaces the map, and c.mu orders refreshes.
 	manifests map[string]*manifestIndex
+
+	// unverified is the number of files without a SHA-256 that the
+	// last refresh logged for each model, so that a model's warning is
+	// logged again only when its number changes. c.mu orders its users
+	// as it does for manifests.
+	unverified map[string]int
 }
 
 // refresh is one listing that several callers may wait for.

@@ -67,26 +67,34 @@ func (c *Catalog) attachManifests(ctx context.Context, s *Snapshot,
 	c.applyManifests(s)
 }
 
-// applyManifests matches each model's files against its manifest,
-// counts the files with and without a SHA-256, and logs one line per
-// model that has files its manifest does not vouch for.
+// applyManifests matches each model's files against its manifest and
+// counts the files with and without a SHA-256. For each model that has
+// files its manifest does not vouch for, it logs one line when that
+// number differs from the last refresh's, so that an unchanged model
+// does not repeat its warning on every refresh.
 func (c *Catalog) applyManifests(s *Snapshot) {
 	ids := make([]string, 0, len(c.manifests))
 	for id := range c.manifests {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	unverified := make(map[string]int)
 	for _, id := range ids {
 		m := s.byID[id]
 		n := c.manifests[id].apply(m)
 		s.Unverified += n
 		s.Verified += m.NumFiles() - n
-		if n > 0 {
+		if n == 0 {
+			continue
+		}
+		unverified[id] = n
+		if c.unverified[id] != n {
 			c.cfg.Logger.Warn("files not vouched for by the model's "+
 				"manifest are served without SHA-256", "model", id,
 				"files", n, "of", m.NumFiles())
 		}
 	}
+	c.unverified = unverified
 }
 
 // fetchManifests reads the manifest objects, several at a time, and
