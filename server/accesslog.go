@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// AccessLogMessage is the message of every access-log record, which
-// tells those records apart from the other log lines.
+// AccessLogMessage is the message of every access-log record, so a log
+// handler can single out those records from the other log lines.
 const AccessLogMessage = "request"
 
 // accessEntry holds the fields of one access-log record, already

@@ -38,7 +38,7 @@ func BenchmarkAccessLog(b *testing.B) {
 
 			b.ReportAllocs()
 			for b.Loop() {
-				srv.logRequest(r, route, sw, time.Now(),
+				srv.logRequest(r, info, route, sw, time.Now(),
 					1234567*time.Nanosecond, true)
 			}
 		})

@@ -196,7 +196,7 @@ func (s *Server) finish(r *http.Request, st *requestState,
 	if info.client == "" {
 		info.client = s.clientKey(r)
 	}
-	s.logRequest(r, route, sw, end, elapsed, download)
+	s.logRequest(r, info, route, sw, end, elapsed, download)
 }
 
 // requestIDs is a generator of request ids: a random prefix chosen at
@@ -242,8 +242,9 @@ const (
 // and through the logger otherwise. It logs the escaped path but never
 // the query string, the request headers or the Location of a redirect,
 // so no signed URL, token or Authorization value reaches the log.
-func (s *Server) logRequest(r *http.Request, route string,
-	sw *statusWriter, end time.Time, elapsed time.Duration, download bool,
+func (s *Server) logRequest(r *http.Request, info *requestInfo,
+	route string, sw *statusWriter, end time.Time, elapsed time.Duration,
+	download bool,
 ) {
 	ctx := r.Context()
 	h := s.log.Handler()
@@ -251,7 +252,6 @@ func (s *Server) logRequest(r *http.Request, route string,
 		return
 	}
 
-	info := requestInfoFrom(ctx)
 	e := accessEntry{
 		time:     end,
 		id:       info.id,

@@ -68,7 +68,7 @@ type Config struct {
 	Limiter Limiter
 
 	// MaxInFlight caps the requests handled at once. A request over the
-	// cap gets 503 with Retry-After at once; /healthz, /readyz and
+	// cap gets 503 with Retry-After at once. /healthz, /readyz and
 	// /metrics are exempt. Zero means no cap.
 	MaxInFlight int
 

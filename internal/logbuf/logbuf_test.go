@@ -222,8 +222,8 @@ func TestWriterWriteErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w, out, ft := newFakeWriter(4, time.Hour)
 			out.fail = tt.fail
-			// The first two batches fail and are dropped; Write never
-			// reports it.
+			// The first two batches fail and are dropped, and Write
+			// never reports it.
 			writeLines(t, w, "a\n", "b\n")
 			(*ft).fire()
 			writeLines(t, w, "c\n", "d\n")
