@@ -22,6 +22,10 @@ func TestPercentile(t *testing.T) {
 	for i := range hundred {
 		hundred[i] = time.Duration(i+1) * time.Millisecond
 	}
+	thousand := make([]time.Duration, 1000)
+	for i := range thousand {
+		thousand[i] = time.Duration(i+1) * time.Millisecond
+	}
 	tests := []struct {
 		name   string
 		sorted []time.Duration
@@ -36,12 +40,14 @@ func TestPercentile(t *testing.T) {
 		{"p99 of 100", hundred, 99, 99 * time.Millisecond},
 		{"p100 of 100", hundred, 100, 100 * time.Millisecond},
 		{"tiny p", ms(1, 2, 3), 0.001, time.Millisecond},
+		{"p99.5 of 1000", thousand, 99.5, 995 * time.Millisecond},
+		{"p99.9 of 1000", thousand, 99.9, 999 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := percentile(tt.sorted, tt.p); got != tt.want {
-				t.Errorf("percentile(%v, %v) = %v, want %v", tt.sorted,
-					tt.p, got, tt.want)
+				t.Errorf("percentile(%d values, %v) = %v, want %v",
+					len(tt.sorted), tt.p, got, tt.want)
 			}
 		})
 	}
@@ -50,7 +56,7 @@ func TestPercentile(t *testing.T) {
 func TestSummarizeLatenciesSorts(t *testing.T) {
 	lat := []time.Duration{5, 1, 4, 2, 3}
 	got := summarizeLatencies(lat)
-	want := latencySummary{P50: 3, P99: 5, Max: 5}
+	want := latencySummary{P50: 3, P90: 5, P99: 5, P995: 5, P999: 5, Max: 5}
 	if got != want {
 		t.Errorf("summarizeLatencies = %+v, want %+v", got, want)
 	}
@@ -301,9 +307,45 @@ func TestCopiedFieldsSkipsFraming(t *testing.T) {
 	h := http.Header{"Location": {"u"}, "Date": {"d"},
 		"Content-Length": {"0"}, "X-Linked-Size": {"5"},
 		"Ratelimit-Limit": {"2"}}
-	got := copiedFields(h)
+	var all fieldSet
+	if err := all.Set("all"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := copiedFields(h, all)
 	want := headerList{"Ratelimit-Limit: 2", "X-Linked-Size: 5"}
-	if !slices.Equal(got, want) {
-		t.Errorf("copiedFields = %q, want %q", got, want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("copiedFields(all) = %q, %v, want %q", got, err, want)
+	}
+}
+
+func TestCopiedFieldsByName(t *testing.T) {
+	h := http.Header{"Location": {"u"}, "X-Linked-Size": {"5"},
+		"Ratelimit-Limit": {"2"}, "Etag": {`"e"`}}
+	var set fieldSet
+	if err := set.Set("etag, x-linked-size,Location"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := copiedFields(h, set)
+	want := headerList{`Etag: "e"`, "X-Linked-Size: 5"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("copiedFields = %q, %v, want %q", got, err, want)
+	}
+
+	if err := set.Set("X-Missing"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copiedFields(h, set); err == nil ||
+		!strings.Contains(err.Error(), "X-Missing") {
+		t.Errorf("copiedFields with a missing field: error %v, want "+
+			"one naming X-Missing", err)
+	}
+}
+
+func TestFieldSetRejects(t *testing.T) {
+	for _, v := range []string{"", " , ", "Bad Name", "a:b"} {
+		var f fieldSet
+		if err := f.Set(v); err == nil {
+			t.Errorf("Set(%q) = nil, want an error", v)
+		}
 	}
 }

@@ -69,7 +69,10 @@ type measurement struct {
 	Seconds           float64 `json:"seconds"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	P50               float64 `json:"p50_us"`
+	P90               float64 `json:"p90_us"`
 	P99               float64 `json:"p99_us"`
+	P995              float64 `json:"p99_5_us"`
+	P999              float64 `json:"p99_9_us"`
 	Max               float64 `json:"max_us"`
 
 	// CPUPerRequest is the server's user+system CPU time per response,
@@ -143,7 +146,10 @@ func summarize(name string, s loadSample, before, after serverSnapshot,
 		Errors:    s.Errors,
 		Seconds:   s.Elapsed.Seconds(),
 		P50:       micros(lat.P50),
+		P90:       micros(lat.P90),
 		P99:       micros(lat.P99),
+		P995:      micros(lat.P995),
+		P999:      micros(lat.P999),
 		Max:       micros(lat.Max),
 	}
 	if s.FirstError != nil {

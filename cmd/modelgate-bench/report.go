@@ -91,8 +91,10 @@ type report struct {
 	Static measurement              `json:"static"`
 
 	// StaticHeaderFields counts the gateway's header fields that the
-	// static server sent too (run --static-headers), or is 0.
+	// static server sent too (run --static-fields), or is 0, and
+	// StaticFieldNames names them.
 	StaticHeaderFields int          `json:"static_header_fields"`
+	StaticFieldNames   []string     `json:"static_field_names,omitempty"`
 	Modelgate          measurement  `json:"modelgate"`
 	Gateway            gatewayFacts `json:"gateway"`
 
@@ -164,8 +166,8 @@ func writeTable(w io.Writer, r *report) {
 		r.Concurrency, r.Warmup, r.Duration, len(r.Rounds["static"]))
 	if r.StaticHeaderFields > 0 {
 		fmt.Fprintf(w, "static server: Location and %d more header "+
-			"fields copied from a gateway redirect\n\n",
-			r.StaticHeaderFields)
+			"fields copied from a gateway redirect: %s\n\n",
+			r.StaticHeaderFields, strings.Join(r.StaticFieldNames, ", "))
 	}
 
 	fmt.Fprintf(w, "throughput ratio modelgate/static: %.3f "+
@@ -204,7 +206,10 @@ func writeComparison(w io.Writer, s, m measurement) {
 
 	row("requests/s", "%.0f", s.RequestsPerSecond, m.RequestsPerSecond)
 	row("p50 latency (µs)", "%.0f", s.P50, m.P50)
+	row("p90 latency (µs)", "%.0f", s.P90, m.P90)
 	row("p99 latency (µs)", "%.0f", s.P99, m.P99)
+	row("p99.5 latency (µs)", "%.0f", s.P995, m.P995)
+	row("p99.9 latency (µs)", "%.0f", s.P999, m.P999)
 	row("max latency (µs)", "%.0f", s.Max, m.Max)
 	row("server CPU/request (µs)", "%.2f", s.CPUPerRequest,
 		m.CPUPerRequest)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -16,9 +17,9 @@ type compareOptions struct {
 	rounds int
 	json   bool
 
-	// staticHeaders is set when the static server also sends the
-	// header fields of a gateway redirect.
-	staticHeaders bool
+	// staticFields names the header fields of a gateway redirect that
+	// the static server sends too.
+	staticFields fieldSet
 }
 
 // runCompare implements "modelgate-bench run": it measures the static
@@ -34,10 +35,11 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rounds, "rounds", 1,
 		"measurements of each server, taken in turn; the report uses "+
 			"the median round by requests per second")
-	fs.BoolVar(&o.staticHeaders, "static-headers", false,
-		"make the static server send every header field of a gateway "+
-			"redirect with fixed values, so that both responses have "+
-			"the same fields and size")
+	fs.Var(&o.staticFields, "static-fields",
+		"header fields of a gateway redirect that the static server "+
+			"sends too, with fixed values: comma-separated names, or "+
+			"\"all\" for every field, so that both responses have the "+
+			"same fields and size")
 	fs.BoolVar(&o.json, "json", false,
 		"write the report as JSON to stdout, and the table to stderr")
 	if code, ok := parseCommand(fs, args, o.validate, stderr); !ok {
@@ -106,9 +108,16 @@ func compare(ctx context.Context, o *compareOptions, stderr io.Writer) (
 		return nil, err
 	}
 	var extra headerList
-	if o.staticHeaders {
-		extra = copiedFields(sample)
+	if !o.staticFields.empty() {
+		extra, err = copiedFields(sample, o.staticFields)
+		if err != nil {
+			return nil, err
+		}
 		rep.StaticHeaderFields = len(extra)
+		for _, field := range extra {
+			name, _, _ := strings.Cut(field, ":")
+			rep.StaticFieldNames = append(rep.StaticFieldNames, name)
+		}
 	}
 	static, err := startStatic(exe, sample.Get("Location"), extra, stderr)
 	if err != nil {
@@ -175,22 +184,84 @@ func sampleRedirect(ctx context.Context, client *http.Client,
 	return resp.Header, nil
 }
 
-// copiedFields returns the fields of a gateway redirect for the static
-// server: all but Location, which it gets on its own, and the fields
-// that net/http writes itself.
-func copiedFields(h http.Header) headerList {
+// fieldSet is the value of --static-fields: header field names in
+// canonical form, or all of them.
+type fieldSet struct {
+	all   bool
+	names []string
+}
+
+func (f *fieldSet) String() string {
+	if f.all {
+		return "all"
+	}
+	return strings.Join(f.names, ",")
+}
+
+func (f *fieldSet) Set(v string) error {
+	*f = fieldSet{}
+	if strings.EqualFold(strings.TrimSpace(v), "all") {
+		f.all = true
+		return nil
+	}
+	for name := range strings.SplitSeq(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !validFieldName(name) {
+			return fmt.Errorf("%q is not a header field name", name)
+		}
+		f.names = append(f.names, http.CanonicalHeaderKey(name))
+	}
+	if len(f.names) == 0 {
+		return fmt.Errorf("%q names no header field; give names such "+
+			"as X-Repo-Commit,Etag or \"all\"", v)
+	}
+	return nil
+}
+
+func (f *fieldSet) empty() bool { return !f.all && len(f.names) == 0 }
+
+// validFieldName reports whether name is an HTTP token.
+func validFieldName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' ||
+			'0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// copiedFields returns the fields of a gateway redirect that set names,
+// for the static server, sorted. It never copies the fields that the
+// static server sends itself (Location, Date, Content-Length), and
+// returns an error when the redirect lacks a field that set names.
+func copiedFields(h http.Header, set fieldSet) (headerList, error) {
 	var l headerList
 	for name, values := range h {
 		switch name {
 		case "Location", "Date", "Content-Length":
 			continue
 		}
+		if !set.all && !slices.Contains(set.names, name) {
+			continue
+		}
 		for _, v := range values {
 			l = append(l, name+": "+v)
 		}
 	}
+	for _, name := range set.names {
+		if len(h.Values(name)) == 0 {
+			return nil, fmt.Errorf("--static-fields: the gateway's "+
+				"redirect has no %s field", name)
+		}
+	}
 	slices.Sort(l)
-	return l
+	return l, nil
 }
 
 // medianRound returns the measurement with the median requests per

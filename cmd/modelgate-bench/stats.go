@@ -13,16 +13,21 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	// The small subtraction keeps a rank such as 99.9% of 1000, which
+	// floating point computes as 999.0000000000001, from rounding up.
+	rank := int(math.Ceil(p*float64(len(sorted))/100 - 1e-9))
 	rank = min(max(rank, 1), len(sorted))
 	return sorted[rank-1]
 }
 
 // latencySummary holds the percentiles of a set of request latencies.
 type latencySummary struct {
-	P50 time.Duration
-	P99 time.Duration
-	Max time.Duration
+	P50  time.Duration
+	P90  time.Duration
+	P99  time.Duration
+	P995 time.Duration
+	P999 time.Duration
+	Max  time.Duration
 }
 
 // summarizeLatencies sorts latencies in place and returns their
@@ -33,9 +38,12 @@ func summarizeLatencies(latencies []time.Duration) latencySummary {
 		return latencySummary{}
 	}
 	return latencySummary{
-		P50: percentile(latencies, 50),
-		P99: percentile(latencies, 99),
-		Max: latencies[len(latencies)-1],
+		P50:  percentile(latencies, 50),
+		P90:  percentile(latencies, 90),
+		P99:  percentile(latencies, 99),
+		P995: percentile(latencies, 99.5),
+		P999: percentile(latencies, 99.9),
+		Max:  latencies[len(latencies)-1],
 	}
 }
 
