@@ -18,7 +18,7 @@ import (
 //   - the method is GET, not HEAD;
 //   - the response is a redirect (302 or 307), or 200 for an empty file,
 //     whose empty content the gateway sends itself, or for a pre-signed
-//     URL sent as JSON (redirect=false); never 304, 4xx or 5xx;
+//     URL sent as JSON (redirect=false); never 4xx or 5xx;
 //   - the request asks for the file from its first byte: it has no
 //     Range header, or a single byte range that starts at byte 0, such
 //     as "bytes=0-" or "bytes=0-999";

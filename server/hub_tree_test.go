@@ -401,6 +401,34 @@ func TestPathsInfoErrors(t *testing.T) {
 	}
 }
 
+func TestPathsInfoFormErrors(t *testing.T) {
+	f := newHubFixture(t, server.Config{})
+	tests := []struct {
+		name, body, want string
+	}{
+		{"bad escape", "paths=%zz", `invalid form body: invalid URL ` +
+			`escape "%zz"; percent-encode '%' as %25`},
+		{"semicolon", "paths=a;paths=b", "invalid form body: invalid " +
+			"semicolon separator in query"},
+		{"bad expand", "paths=a&expand=maybe", `invalid expand "maybe"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Content-Type": {
+				"application/x-www-form-urlencoded"}}
+			r := f.do(t, http.MethodPost,
+				"/api/models/acme/tiny/paths-info/main",
+				strings.NewReader(tt.body), h)
+			wantError(t, r, false, http.StatusBadRequest, "BadRequest")
+			if got := r.header.Get("X-Error-Message"); !strings.Contains(
+				got, tt.want) {
+				t.Errorf("X-Error-Message %q, want it to contain %q", got,
+					tt.want)
+			}
+		})
+	}
+}
+
 // TestStaleCommitRejected changes the bucket between a client's listing
 // and its per-file requests. Every request at the old commit id must
 // fail with RevisionNotFound, so a client never mixes two versions.

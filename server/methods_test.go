@@ -158,6 +158,41 @@ func TestAllowAgreesWithOptions(t *testing.T) {
 	}
 }
 
+func TestUnknownMethodOnKnownPath(t *testing.T) {
+	base, _ := methodServer(t)
+	for _, method := range []string{"PROPFIND", "BREW"} {
+		res := sendRequest(t, method, base+corsResolve)
+		if res.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: status %d, want 405", method, corsResolve,
+				res.status)
+		}
+		if got := res.header.Get("Allow"); got != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s %s: Allow %q, want GET, HEAD, OPTIONS", method,
+				corsResolve, got)
+		}
+	}
+}
+
+func TestUnknownMethodOnUnknownPath(t *testing.T) {
+	base, _ := methodServer(t)
+	for _, path := range []string{"/nope", "/a/b/c/d", "/api/nope"} {
+		for _, method := range []string{"PROPFIND", http.MethodPut} {
+			res := sendRequest(t, method, base+path)
+			if res.status != http.StatusNotFound {
+				t.Errorf("%s %s: status %d, want 404", method, path,
+					res.status)
+			}
+			if got := res.header.Get("X-Error-Code"); got != "NotFound" {
+				t.Errorf("%s %s: X-Error-Code %q, want NotFound", method,
+					path, got)
+			}
+			if got := res.header.Get("Allow"); got != "" {
+				t.Errorf("%s %s: Allow %q, want none", method, path, got)
+			}
+		}
+	}
+}
+
 func TestOptionsUnknownAPIPath(t *testing.T) {
 	base, _ := methodServer(t)
 	res := sendRequest(t, http.MethodOptions, base+"/api/no-such-thing")
@@ -214,5 +249,36 @@ func TestInvalidQueryStringPage(t *testing.T) {
 	}
 	if !strings.Contains(res.body, "invalid query string") {
 		t.Errorf("GET /?q=%%zz: page lacks the reason")
+	}
+}
+
+func TestErrorBodyCutsLongNames(t *testing.T) {
+	base, _ := methodServer(t)
+	tests := []struct {
+		name, path, code string
+	}{
+		{"revision", "/acme/llama-tiny/resolve/" +
+			strings.Repeat("r", 5000) + "/config.json",
+			"RevisionNotFound"},
+		{"model", "/acme/" + strings.Repeat("m", 900) +
+			"/resolve/main/config.json", "RepoNotFound"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := sendRequest(t, http.MethodGet, base+tt.path)
+			if res.status != http.StatusNotFound {
+				t.Fatalf("status %d, want 404", res.status)
+			}
+			if got := res.header.Get("X-Error-Code"); got != tt.code {
+				t.Errorf("X-Error-Code %q, want %s", got, tt.code)
+			}
+			if len(res.body) > 600 {
+				t.Errorf("body is %d bytes, want at most 600",
+					len(res.body))
+			}
+			if !strings.Contains(res.body, `...`) {
+				t.Errorf("body %q does not mark the cut name", res.body)
+			}
+		})
 	}
 }

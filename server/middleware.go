@@ -237,6 +237,11 @@ const (
 	maxLogText   = 1024
 )
 
+// maxEchoName caps a model name, revision or asset name that an error
+// message repeats back to the client. A request line may be as long as
+// the server's header limit, and the body need not carry all of it.
+const maxEchoName = 256
+
 // logRequest writes the access-log record of r when the logger enables
 // LevelInfo. The record goes to Config.JSONAccessLog when that is set,
 // and through the logger otherwise. It logs the escaped path but never

@@ -126,7 +126,7 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.pages.assets[name]
 	if !ok {
 		s.writeError(w, r, errorf(http.StatusNotFound, "",
-			"no asset "+strconv.Quote(name)))
+			"no asset "+strconv.Quote(truncate(name, maxEchoName))))
 		return
 	}
 	q, err := parseQuery(r)

@@ -106,10 +106,10 @@ func parseFileRequest(org, name, rev, path string) (fileRequest, error) {
 	if fr.path, err = decodePath(path); err != nil {
 		return fr, badRequest(err)
 	}
-	if len(fr.model)+1+len(fr.path) > maxKeyBytes {
+	if n := len(fr.model) + 1 + len(fr.path); n > maxKeyBytes {
 		return fr, badRequest(fmt.Errorf(
-			"file path is %d bytes, longer than the %d-byte S3 key limit",
-			len(fr.path), maxKeyBytes))
+			"model name and file path are %d bytes together, longer "+
+				"than the %d-byte S3 key limit", n, maxKeyBytes))
 	}
 	return fr, nil
 }
@@ -127,16 +127,24 @@ func parseQuery(r *http.Request) (url.Values, error) {
 	if r.URL.RawQuery == "" {
 		return nil, nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	return parseValues(r.URL.RawQuery, "query string")
+}
+
+// parseValues parses URL-encoded pairs, from the query string or form
+// body that source names, or returns a 400 error that names the
+// problem. The access log gets only "invalid " + source, because the
+// message may quote part of the client's values.
+func parseValues(raw, source string) (url.Values, error) {
+	v, err := url.ParseQuery(raw)
 	if err == nil {
-		return q, nil
+		return v, nil
 	}
-	msg := "invalid query string: " + err.Error()
+	msg := "invalid " + source + ": " + err.Error()
 	var escErr url.EscapeError
 	if errors.As(err, &escErr) {
 		msg += "; percent-encode '%' as %25"
 	}
 	e := badRequest(errors.New(msg))
-	e.LogMessage = "invalid query string"
+	e.LogMessage = "invalid " + source
 	return nil, e
 }

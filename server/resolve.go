@@ -174,11 +174,13 @@ func (s *Server) lookupRevision(ctx context.Context, model, rev string) (
 	m, ok := snap.Model(model)
 	if !ok {
 		return nil, "", errorf(http.StatusNotFound, codeRepoNotFound,
-			"model "+strconv.Quote(model)+" not found")
+			"model "+strconv.Quote(truncate(model, maxEchoName))+
+				" not found")
 	}
 	if rev != "main" && rev != "HEAD" && rev != m.Commit {
 		return nil, "", errorf(http.StatusNotFound, codeRevisionNotFound,
-			"revision "+strconv.Quote(rev)+" not found in "+model+
+			"revision "+strconv.Quote(truncate(rev, maxEchoName))+
+				" not found in "+model+
 				"; use main or the current commit "+m.Commit)
 	}
 	return m, m.Commit, nil

@@ -265,9 +265,21 @@ func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 		"unknown API endpoint "+r.URL.EscapedPath()))
 }
 
+// handleMethodNotAllowed responds with 405 to a method that a route
+// serving the path does not take. chi also calls it for a method that no
+// route registers, whatever the path, so a path that no route serves
+// gets the same 404 here as with any other method.
 func (s *Server) handleMethodNotAllowed(w http.ResponseWriter,
 	r *http.Request,
 ) {
+	if len(s.allowedMethods(r.URL.EscapedPath())) == 0 {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			s.handleUnknownAPI(w, r)
+			return
+		}
+		s.handleNotFound(w, r)
+		return
+	}
 	s.writeError(w, r, s.methodNotAllowed(w, r))
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -193,7 +192,8 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	}
 	if !m.Dir(tr.dir) {
 		e := errorf(http.StatusNotFound, codeEntryNotFound,
-			"path "+strconv.Quote(tr.dir)+" not found in "+m.ID)
+			"path "+strconv.Quote(truncate(tr.dir, maxLogText))+
+				" not found in "+m.ID)
 		e.Commit = commit
 		s.writeError(w, r, e)
 		return
@@ -346,9 +346,9 @@ func readPathsInfo(r *http.Request) (pathsInfoRequest, error) {
 
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
-		form, err := url.ParseQuery(string(body))
+		form, err := parseValues(string(body), "form body")
 		if err != nil {
-			return req, badRequest(errors.New("invalid form body"))
+			return req, err
 		}
 		req.Paths = form["paths"]
 		req.Expand, err = parseBool("expand", form.Get("expand"))
