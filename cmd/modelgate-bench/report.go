@@ -200,8 +200,12 @@ func writeComparison(w io.Writer, s, m measurement) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tstatic\tmodelgate\tratio\t")
 	row := func(name, format string, a, b float64) {
-		fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%.2f\t\n", name, a, b,
-			ratio(b, a))
+		// A ratio to zero, such as of failed requests, means nothing.
+		r := "-"
+		if a != 0 {
+			r = fmt.Sprintf("%.2f", b/a)
+		}
+		fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%s\t\n", name, a, b, r)
 	}
 
 	row("requests/s", "%.0f", s.RequestsPerSecond, m.RequestsPerSecond)

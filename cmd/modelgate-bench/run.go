@@ -210,9 +210,15 @@ func (f *fieldSet) Set(v string) error {
 			continue
 		}
 		if !validFieldName(name) {
-			return fmt.Errorf("%q is not a header field name", name)
+			return fmt.Errorf("%q is not a header field name; give "+
+				"names such as X-Repo-Commit,Etag or \"all\"", name)
 		}
-		f.names = append(f.names, http.CanonicalHeaderKey(name))
+		name = http.CanonicalHeaderKey(name)
+		if ownField(name) {
+			return fmt.Errorf("the static server always sends %s; name "+
+				"other fields of a gateway redirect", name)
+		}
+		f.names = append(f.names, name)
 	}
 	if len(f.names) == 0 {
 		return fmt.Errorf("%q names no header field; give names such "+
@@ -236,17 +242,28 @@ func validFieldName(name string) bool {
 	return name != ""
 }
 
+// ownField reports whether the static server always sends the field
+// with canonical name name, whatever --static-fields lists.
+func ownField(name string) bool {
+	switch name {
+	case "Location", "Date", "Content-Length":
+		return true
+	}
+	return false
+}
+
 // copiedFields returns the fields of a gateway redirect that set names,
 // for the static server, sorted. It never copies the fields that the
 // static server sends itself (Location, Date, Content-Length), and
 // returns an error when the redirect lacks a field that set names.
 func copiedFields(h http.Header, set fieldSet) (headerList, error) {
 	var l headerList
+	var have []string
 	for name, values := range h {
-		switch name {
-		case "Location", "Date", "Content-Length":
+		if ownField(name) {
 			continue
 		}
+		have = append(have, name)
 		if !set.all && !slices.Contains(set.names, name) {
 			continue
 		}
@@ -256,8 +273,10 @@ func copiedFields(h http.Header, set fieldSet) (headerList, error) {
 	}
 	for _, name := range set.names {
 		if len(h.Values(name)) == 0 {
+			slices.Sort(have)
 			return nil, fmt.Errorf("--static-fields: the gateway's "+
-				"redirect has no %s field", name)
+				"redirect has no %s field; it has %s", name,
+				strings.Join(have, ", "))
 		}
 	}
 	slices.Sort(l)
