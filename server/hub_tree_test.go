@@ -409,7 +409,7 @@ func TestPathsInfoFormErrors(t *testing.T) {
 		{"bad escape", "paths=%zz", `invalid form body: invalid URL ` +
 			`escape "%zz"; percent-encode '%' as %25`},
 		{"semicolon", "paths=a;paths=b", "invalid form body: invalid " +
-			"semicolon separator in query"},
+			"semicolon separator in query; separate pairs with '&'"},
 		{"bad expand", "paths=a&expand=maybe", `invalid expand "maybe"`},
 	}
 	for _, tt := range tests {

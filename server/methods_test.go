@@ -255,30 +255,60 @@ func TestInvalidQueryStringPage(t *testing.T) {
 func TestErrorBodyCutsLongNames(t *testing.T) {
 	base, _ := methodServer(t)
 	tests := []struct {
-		name, path, code string
+		name, method, path string
+		status             int
+		code               string
 	}{
-		{"revision", "/acme/llama-tiny/resolve/" +
+		{"revision", http.MethodGet, "/acme/llama-tiny/resolve/" +
 			strings.Repeat("r", 5000) + "/config.json",
-			"RevisionNotFound"},
-		{"model", "/acme/" + strings.Repeat("m", 900) +
-			"/resolve/main/config.json", "RepoNotFound"},
+			http.StatusNotFound, "RevisionNotFound"},
+		{"model", http.MethodGet, "/acme/" + strings.Repeat("m", 900) +
+			"/resolve/main/config.json", http.StatusNotFound,
+			"RepoNotFound"},
+		{"invalid revision", http.MethodGet, "/acme/llama-tiny/resolve/" +
+			strings.Repeat("%01", 5000) + "/config.json",
+			http.StatusBadRequest, "BadRequest"},
+		{"invalid segment", http.MethodGet, "/" +
+			strings.Repeat("%01", 5000) + "/m/resolve/main/x",
+			http.StatusBadRequest, "BadRequest"},
+		{"no route", "BREW", "/nope" + strings.Repeat("a", 30000),
+			http.StatusNotFound, "NotFound"},
+		{"unknown API endpoint", http.MethodGet, "/api/nope" +
+			strings.Repeat("a", 30000), http.StatusNotFound, "NotFound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := sendRequest(t, http.MethodGet, base+tt.path)
-			if res.status != http.StatusNotFound {
-				t.Fatalf("status %d, want 404", res.status)
+			res := sendRequest(t, tt.method, base+tt.path)
+			if res.status != tt.status {
+				t.Fatalf("status %d, want %d", res.status, tt.status)
 			}
 			if got := res.header.Get("X-Error-Code"); got != tt.code {
 				t.Errorf("X-Error-Code %q, want %s", got, tt.code)
 			}
-			if len(res.body) > 600 {
-				t.Errorf("body is %d bytes, want at most 600",
+			if len(res.body) > 1500 {
+				t.Errorf("body is %d bytes, want at most 1500",
 					len(res.body))
 			}
 			if !strings.Contains(res.body, `...`) {
-				t.Errorf("body %q does not mark the cut name", res.body)
+				t.Errorf("body %.200q does not mark the cut name",
+					res.body)
 			}
 		})
+	}
+}
+
+func TestTreeKeyLimitGivesLength(t *testing.T) {
+	base, _ := methodServer(t)
+	res := sendRequest(t, http.MethodGet,
+		base+"/api/models/acme/llama-tiny/tree/main/"+
+			strings.Repeat("p", 1100))
+	if res.status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", res.status)
+	}
+	// "acme/llama-tiny" is 15 bytes, then a slash and the path.
+	want := "model name and path are 1116 bytes together"
+	if got := res.header.Get("X-Error-Message"); !strings.Contains(got,
+		want) {
+		t.Errorf("X-Error-Message %q, want it to contain %q", got, want)
 	}
 }

@@ -237,8 +237,8 @@ const (
 	maxLogText   = 1024
 )
 
-// maxEchoName caps a model name, revision or asset name that an error
-// message repeats back to the client. A request line may be as long as
+// maxEchoName caps a model name, revision, path segment or asset name
+// that an error message repeats back to the client. A request line may be as long as
 // the server's header limit, and the body need not carry all of it.
 const maxEchoName = 256
 

@@ -21,13 +21,16 @@ const maxKeyBytes = 1024
 func decodeSegment(raw string) (string, error) {
 	seg, err := url.PathUnescape(raw)
 	if err != nil {
-		return "", fmt.Errorf("invalid percent-encoding in %q", raw)
+		return "", fmt.Errorf("invalid percent-encoding in %q",
+			truncate(raw, maxEchoName))
 	}
 	if !utf8.ValidString(seg) {
-		return "", fmt.Errorf("segment %q is not valid UTF-8", raw)
+		return "", fmt.Errorf("segment %q is not valid UTF-8",
+			truncate(raw, maxEchoName))
 	}
 	if !catalog.ValidSegment(seg) {
-		return "", fmt.Errorf("invalid path segment %q", raw)
+		return "", fmt.Errorf("invalid path segment %q",
+			truncate(raw, maxEchoName))
 	}
 	return seg, nil
 }
@@ -70,11 +73,13 @@ func decodePath(raw string) (string, error) {
 func decodeRevision(raw string) (string, error) {
 	rev, err := url.PathUnescape(raw)
 	if err != nil || rev == "" || !utf8.ValidString(rev) {
-		return "", fmt.Errorf("invalid revision %q", raw)
+		return "", fmt.Errorf("invalid revision %q",
+			truncate(raw, maxEchoName))
 	}
 	for i := 0; i < len(rev); i++ {
 		if rev[i] < 0x20 || rev[i] == 0x7f {
-			return "", fmt.Errorf("invalid revision %q", raw)
+			return "", fmt.Errorf("invalid revision %q",
+				truncate(raw, maxEchoName))
 		}
 	}
 	return rev, nil
@@ -141,8 +146,11 @@ func parseValues(raw, source string) (url.Values, error) {
 	}
 	msg := "invalid " + source + ": " + err.Error()
 	var escErr url.EscapeError
-	if errors.As(err, &escErr) {
+	switch {
+	case errors.As(err, &escErr):
 		msg += "; percent-encode '%' as %25"
+	case strings.Contains(err.Error(), "semicolon"):
+		msg += "; separate pairs with '&', and percent-encode ';' as %3B"
 	}
 	e := badRequest(errors.New(msg))
 	e.LogMessage = "invalid " + source

@@ -251,7 +251,8 @@ func getHead(r chi.Router, pattern string, h http.HandlerFunc) {
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, errorf(http.StatusNotFound, "",
-		"no route for "+r.Method+" "+r.URL.EscapedPath()))
+		"no route for "+truncate(r.Method, maxLogMethod)+" "+
+			truncate(r.URL.EscapedPath(), maxLogText)))
 }
 
 // handleUnknownAPI responds with 405 to an API route requested with a
@@ -262,7 +263,7 @@ func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, errorf(http.StatusNotFound, "NotFound",
-		"unknown API endpoint "+r.URL.EscapedPath()))
+		"unknown API endpoint "+truncate(r.URL.EscapedPath(), maxLogText)))
 }
 
 // handleMethodNotAllowed responds with 405 to a method that a route

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -148,9 +149,10 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 			return tr, badRequest(err)
 		}
 	}
-	if len(tr.model)+1+len(tr.dir) > maxKeyBytes {
-		return tr, badRequest(errorString(
-			"path is longer than the 1024-byte S3 key limit"))
+	if n := len(tr.model) + 1 + len(tr.dir); n > maxKeyBytes {
+		return tr, badRequest(fmt.Errorf(
+			"model name and path are %d bytes together, longer than "+
+				"the %d-byte S3 key limit", n, maxKeyBytes))
 	}
 	q, err := parseQuery(r)
 	if err != nil {
