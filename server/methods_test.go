@@ -158,38 +158,41 @@ func TestAllowAgreesWithOptions(t *testing.T) {
 	}
 }
 
-func TestUnknownMethodOnKnownPath(t *testing.T) {
+// TestUnknownMethods sends methods that no route registers. A path that
+// a route serves gets 405 with its Allow list; a path that none
+// serves gets 404 without Allow, as PUT there does.
+func TestUnknownMethods(t *testing.T) {
 	base, _ := methodServer(t)
-	for _, method := range []string{"PROPFIND", "BREW"} {
-		res := sendRequest(t, method, base+corsResolve)
-		if res.status != http.StatusMethodNotAllowed {
-			t.Errorf("%s %s: status %d, want 405", method, corsResolve,
-				res.status)
-		}
-		if got := res.header.Get("Allow"); got != "GET, HEAD, OPTIONS" {
-			t.Errorf("%s %s: Allow %q, want GET, HEAD, OPTIONS", method,
-				corsResolve, got)
-		}
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PROPFIND", corsResolve, http.StatusMethodNotAllowed,
+			"GET, HEAD, OPTIONS"},
+		{"BREW", corsResolve, http.StatusMethodNotAllowed,
+			"GET, HEAD, OPTIONS"},
+		{"PROPFIND", "/nope", http.StatusNotFound, ""},
+		{"PROPFIND", "/a/b/c/d", http.StatusNotFound, ""},
+		{"PROPFIND", "/api/nope", http.StatusNotFound, ""},
+		{http.MethodPut, "/nope", http.StatusNotFound, ""},
+		{http.MethodPut, "/api/nope", http.StatusNotFound, ""},
 	}
-}
-
-func TestUnknownMethodOnUnknownPath(t *testing.T) {
-	base, _ := methodServer(t)
-	for _, path := range []string{"/nope", "/a/b/c/d", "/api/nope"} {
-		for _, method := range []string{"PROPFIND", http.MethodPut} {
-			res := sendRequest(t, method, base+path)
-			if res.status != http.StatusNotFound {
-				t.Errorf("%s %s: status %d, want 404", method, path,
-					res.status)
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res := sendRequest(t, tt.method, base+tt.path)
+			if res.status != tt.status {
+				t.Errorf("status %d, want %d", res.status, tt.status)
 			}
-			if got := res.header.Get("X-Error-Code"); got != "NotFound" {
-				t.Errorf("%s %s: X-Error-Code %q, want NotFound", method,
-					path, got)
+			if got := res.header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
 			}
-			if got := res.header.Get("Allow"); got != "" {
-				t.Errorf("%s %s: Allow %q, want none", method, path, got)
+			if tt.status == http.StatusNotFound {
+				if got := res.header.Get("X-Error-Code"); got != "NotFound" {
+					t.Errorf("X-Error-Code %q, want NotFound", got)
+				}
 			}
-		}
+		})
 	}
 }
 
