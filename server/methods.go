@@ -33,14 +33,11 @@ func (s *Server) allowedMethods(escapedPath string) []string {
 }
 
 // methodNotAllowed returns the 405 error for r, and sets the Allow
-// header to the methods the path does serve.
-func (s *Server) methodNotAllowed(w http.ResponseWriter,
-	r *http.Request,
+// header to allowed, the methods that the path serves.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request,
+	allowed []string,
 ) *Error {
-	allowed := s.allowedMethods(r.URL.EscapedPath())
-	if len(allowed) > 0 {
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	return errorf(http.StatusMethodNotAllowed, "",
 		"method "+truncate(r.Method, maxLogMethod)+" is not allowed here")
 }

@@ -238,8 +238,9 @@ const (
 )
 
 // maxEchoName caps a model name, revision, path segment or asset name
-// that an error message repeats back to the client. A request line may be as long as
-// the server's header limit, and the body need not carry all of it.
+// that an error message repeats back to the client. A request line may
+// be as long as the server's header limit, and the body need not carry
+// all of it.
 const maxEchoName = 256
 
 // logRequest writes the access-log record of r when the logger enables

@@ -111,12 +111,21 @@ func parseFileRequest(org, name, rev, path string) (fileRequest, error) {
 	if fr.path, err = decodePath(path); err != nil {
 		return fr, badRequest(err)
 	}
-	if n := len(fr.model) + 1 + len(fr.path); n > maxKeyBytes {
-		return fr, badRequest(fmt.Errorf(
-			"model name and file path are %d bytes together, longer "+
-				"than the %d-byte S3 key limit", n, maxKeyBytes))
+	if err := checkKeyLength(fr.model, fr.path); err != nil {
+		return fr, err
 	}
 	return fr, nil
+}
+
+// checkKeyLength returns a 400 error when a key made of model and path
+// would exceed S3's key length limit.
+func checkKeyLength(model, path string) error {
+	if n := len(model) + 1 + len(path); n > maxKeyBytes {
+		return badRequest(fmt.Errorf("model name and path are %d bytes "+
+			"together, longer than the %d-byte S3 key limit", n,
+			maxKeyBytes))
+	}
+	return nil
 }
 
 func badRequest(err error) *Error {
@@ -150,6 +159,8 @@ func parseValues(raw, source string) (url.Values, error) {
 	case errors.As(err, &escErr):
 		msg += "; percent-encode '%' as %25"
 	case strings.Contains(err.Error(), "semicolon"):
+		// url.ParseQuery reports a ';' separator with a plain error
+		// value, so the check matches its text.
 		msg += "; separate pairs with '&', and percent-encode ';' as %3B"
 	}
 	e := badRequest(errors.New(msg))

@@ -11,7 +11,7 @@ func TestKeyLimitCountsModelName(t *testing.T) {
 	if err == nil {
 		t.Fatal("parseFileRequest with a 1,100-byte org: no error")
 	}
-	want := "model name and file path are 1104 bytes together"
+	want := "model name and path are 1104 bytes together"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q, want it to contain %q", err, want)
 	}

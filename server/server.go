@@ -258,30 +258,35 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 // handleUnknownAPI responds with 405 to an API route requested with a
 // method it does not serve, and with 404 to a path no API route serves.
 func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
-	if len(s.allowedMethods(r.URL.EscapedPath())) > 0 {
-		s.writeError(w, r, s.methodNotAllowed(w, r))
+	if allowed := s.allowedMethods(r.URL.EscapedPath()); len(allowed) > 0 {
+		s.writeError(w, r, methodNotAllowed(w, r, allowed))
 		return
 	}
-	s.writeError(w, r, errorf(http.StatusNotFound, "NotFound",
-		"unknown API endpoint "+truncate(r.URL.EscapedPath(), maxLogText)))
+	s.writeError(w, r, unknownAPI(r))
+}
+
+// unknownAPI returns the 404 error for a path that no API route serves.
+func unknownAPI(r *http.Request) *Error {
+	return errorf(http.StatusNotFound, "NotFound",
+		"unknown API endpoint "+truncate(r.URL.EscapedPath(), maxLogText))
 }
 
 // handleMethodNotAllowed responds with 405 to a method that a route
-// serving the path does not take. chi also calls it for a method that no
+// serving the path does not accept. chi also calls it for a method that no
 // route registers, whatever the path, so a path that no route serves
 // gets the same 404 here as with any other method.
 func (s *Server) handleMethodNotAllowed(w http.ResponseWriter,
 	r *http.Request,
 ) {
-	if len(s.allowedMethods(r.URL.EscapedPath())) == 0 {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			s.handleUnknownAPI(w, r)
-			return
-		}
+	allowed := s.allowedMethods(r.URL.EscapedPath())
+	switch {
+	case len(allowed) > 0:
+		s.writeError(w, r, methodNotAllowed(w, r, allowed))
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		s.writeError(w, r, unknownAPI(r))
+	default:
 		s.handleNotFound(w, r)
-		return
 	}
-	s.writeError(w, r, s.methodNotAllowed(w, r))
 }
 
 // publicBase returns the base URL for absolute links in responses.

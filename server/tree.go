@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -149,10 +148,8 @@ func parseTreeRequest(r *http.Request) (treeRequest, error) {
 			return tr, badRequest(err)
 		}
 	}
-	if n := len(tr.model) + 1 + len(tr.dir); n > maxKeyBytes {
-		return tr, badRequest(fmt.Errorf(
-			"model name and path are %d bytes together, longer than "+
-				"the %d-byte S3 key limit", n, maxKeyBytes))
+	if err := checkKeyLength(tr.model, tr.dir); err != nil {
+		return tr, err
 	}
 	q, err := parseQuery(r)
 	if err != nil {

@@ -210,8 +210,8 @@ func (f *fieldSet) Set(v string) error {
 			continue
 		}
 		if !validFieldName(name) {
-			return fmt.Errorf("%q is not a header field name; give "+
-				"names such as X-Repo-Commit,Etag or \"all\"", name)
+			return fmt.Errorf("invalid header field name %q; use "+
+				"names such as X-Repo-Commit,Etag, or \"all\"", name)
 		}
 		name = http.CanonicalHeaderKey(name)
 		if ownField(name) {
@@ -221,8 +221,8 @@ func (f *fieldSet) Set(v string) error {
 		f.names = append(f.names, name)
 	}
 	if len(f.names) == 0 {
-		return fmt.Errorf("%q names no header field; give names such "+
-			"as X-Repo-Commit,Etag or \"all\"", v)
+		return fmt.Errorf("missing header field names in %q; use "+
+			"names such as X-Repo-Commit,Etag, or \"all\"", v)
 	}
 	return nil
 }
